@@ -1,0 +1,89 @@
+/**
+ * The shape of the agent's configuration. Defaults, `GUARD_AGENT_*`
+ * environment variables and validation live in `config.ts`; this file is the
+ * type only, so every module can depend on it without pulling the loader in.
+ *
+ * Field names are the reference's (section 2.1) in camelCase, plus the
+ * options this agent adds (breaker, limiter, body cap, queue, ...).
+ */
+
+/** Hook called, best effort, when the agent drops or fails something. Never throws into the app. */
+export type OnErrorHook = (stage: string, error: Error, context: Record<string, unknown>) => void;
+
+export type SignatureMode = 'uncompressed' | 'wire';
+
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker. Default 5. */
+  failureThreshold: number;
+  /** Milliseconds the breaker stays open before one half-open probe. Default 60000. */
+  recoveryTimeoutMs: number;
+}
+
+export interface RateLimitOptions {
+  /** Requests allowed per window (token bucket capacity). Default 100. */
+  maxCalls: number;
+  /** Window in milliseconds over which `maxCalls` refill. Default 60000. */
+  windowMs: number;
+}
+
+export interface AgentConfig {
+  /** Required. Sent as `X-API-Key`. At least 10 characters. */
+  apiKey: string;
+  /** Backend base URL. Default `https://api.guard-core.com`; trailing `/` and `/api/v1` are stripped. */
+  endpoint: string;
+  projectId: string | null;
+  /** Seed: per-kind in-memory buffer capacity. Here it sizes the SDK batch (maxExportBatchSize). Default 100. */
+  bufferSize: number;
+  /** Seconds between flushes (the batch processor's scheduled delay / metric export interval). Default 30. */
+  flushInterval: number;
+  /** Seconds between rule polls, >= 60. Default 300. */
+  dynamicRuleInterval: number;
+  /** Seconds between status heartbeats, >= 60. Default 300. */
+  statusInterval: number;
+  highWatermarkRatio: number;
+  maxConcurrentFlushes: number;
+  bufferOverflowPolicy: 'drop' | 'block' | 'raise';
+  enableMetrics: boolean;
+  enableEvents: boolean;
+  /** Retries after the first attempt (total attempts = retryAttempts + 1). Default 3. */
+  retryAttempts: number;
+  /** Per-request timeout in seconds. Default 30. */
+  timeout: number;
+  /** Base delay of the exponential backoff, seconds. Default 1.0. */
+  backoffFactor: number;
+  /** Cap of one backoff sleep, seconds. Default 60. */
+  maxBackoff: number;
+  /** Header-like keys redacted (`[REDACTED]`) from event metadata and metric tags. */
+  sensitiveHeaders: string[];
+  /** Seed field kept for compatibility (unused by the seed); here: max bytes of one item's metadata value strings. Default 1024. */
+  maxPayloadSize: number;
+  /** URL-safe base64 of 32 bytes: events and metrics go encrypted to `/api/v1/events/encrypted`. */
+  projectEncryptionKey: string | null;
+  guardVersion: string | null;
+  guardCoreVersion: string | null;
+  compressionEnabled: boolean;
+  /** Bytes of UTF-8 JSON at or above which the body is gzipped. Default 1024. */
+  compressionThreshold: number;
+  installId: string | null;
+  payloadSigningSecret: string | null;
+  /** What the HMAC covers: the uncompressed JSON (default, as the TS port and the backend code it cites) or the exact wire bytes (the Python agent). */
+  signatureMode: SignatureMode;
+  onError: OnErrorHook | null;
+
+  // --- added by this agent ---
+  /** One event's encoded size cap; larger events have their metadata truncated with a marker. Default 65536. */
+  maxEventBytes: number;
+  /** Body cap before compression; batches are split by bytes to stay under it. Default 262144. */
+  maxBodyBytes: number;
+  breaker: BreakerOptions;
+  rateLimit: RateLimitOptions;
+  /** `redis://` or `rediss://` URL of the fallback queue's Redis. */
+  redisUrl: string | null;
+}
+
+/** What users pass: everything optional but `apiKey` (which can also come from `GUARD_AGENT_API_KEY`). */
+export type AgentConfigInput = Partial<Omit<AgentConfig, 'breaker' | 'rateLimit'>> & {
+  breaker?: Partial<BreakerOptions>;
+  rateLimit?: Partial<RateLimitOptions>;
+  [extra: string]: unknown;
+};
