@@ -1,0 +1,185 @@
+/**
+ * The wire codec: the one place where camelCase models become the backend's
+ * snake_case JSON (reference 3.3 and 3.8), compact, in the reference's field
+ * order, with RFC 3339 UTC timestamps everywhere (fixing reference 11.13).
+ *
+ * Fast path: string concatenation of fields the constructors already
+ * validated, plus one JSON.stringify of the metadata. It never throws: app
+ * data JSON cannot carry is replaced by a marker and counted, and an event
+ * over `maxEventBytes` has its metadata truncated with a marker.
+ */
+import type { AgentStatus } from './agent-status.js';
+import type { BatchEnvelope } from './event-batch.js';
+import type { SecurityEvent } from './security-event.js';
+import type { SecurityMetric } from './security-metric.js';
+import { type CodecStats, toJsonSafe } from './json-safe.js';
+
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
+/** What replaces metadata that did not fit: `{"_guard_truncated":true,"original_bytes":N,"keys":[...]}`. */
+export const TRUNCATION_MARKER_KEY = '_guard_truncated';
+
+const str = JSON.stringify;
+const strOrNull = (v: string | null): string => (v === null ? 'null' : str(v));
+const numOrNull = (v: number | null): string => (v === null ? 'null' : String(v));
+
+/** RFC 3339 UTC with milliseconds, e.g. `2026-09-02T14:03:11.482Z`. */
+export function formatTimestamp(d: Date): string {
+  return d.toISOString();
+}
+
+export interface EncodeOptions {
+  maxEventBytes?: number;
+  stats?: CodecStats;
+}
+
+/** Encodes metadata/extra values, never throwing; falls back to the sanitising walk only when needed. */
+function encodeValue(value: unknown, stats?: CodecStats): string {
+  try {
+    const out = str(value);
+    // JSON.stringify silently omits functions/symbols; the walk makes them visible markers.
+    if (out !== undefined && !mayHideValues(value)) return out;
+  } catch {
+    // cycles or BigInt: handled by the walk below
+  }
+  return str(toJsonSafe(value, stats)) ?? 'null';
+}
+
+/** Cheap shallow check for values JSON.stringify would drop without a trace. */
+function mayHideValues(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol';
+  for (const k in value as Record<string, unknown>) {
+    const v = (value as Record<string, unknown>)[k];
+    const t = typeof v;
+    if (t === 'function' || t === 'symbol' || (t === 'number' && !Number.isFinite(v as number))) return true;
+    if (t === 'object' && v !== null && mayHideValues(v)) return true;
+  }
+  return false;
+}
+
+function eventHead(e: SecurityEvent): string {
+  return (
+    '{"idempotency_key":' + str(e.idempotencyKey) +
+    ',"timestamp":"' + formatTimestamp(e.timestamp) + '"' +
+    ',"event_type":' + str(e.eventType) +
+    ',"ip_address":' + str(e.ipAddress) +
+    ',"country":' + strOrNull(e.country) +
+    ',"user_agent":' + strOrNull(e.userAgent) +
+    ',"action_taken":' + str(e.actionTaken) +
+    ',"reason":' + str(e.reason) +
+    ',"endpoint":' + strOrNull(e.endpoint) +
+    ',"method":' + strOrNull(e.method) +
+    ',"status_code":' + numOrNull(e.statusCode) +
+    ',"response_time":' + numOrNull(e.responseTime) +
+    ',"decorator_type":' + strOrNull(e.decoratorType) +
+    ',"rule_type":' + strOrNull(e.ruleType) +
+    ',"pattern_matched":' + strOrNull(e.patternMatched) +
+    ',"handler_name":' + strOrNull(e.handlerName) +
+    ',"metadata":'
+  );
+}
+
+function encodeExtra(extra: Record<string, unknown>, stats?: CodecStats): string {
+  let out = '';
+  for (const k in extra) {
+    const v = extra[k];
+    if (v === undefined) continue;
+    out += ',' + str(k) + ':' + encodeValue(v, stats);
+  }
+  return out;
+}
+
+/** One event as its wire JSON object. */
+export function encodeEvent(e: SecurityEvent, opts: EncodeOptions = {}): string {
+  const max = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const head = eventHead(e);
+  const meta = encodeValue(e.metadata, opts.stats);
+  const extra = encodeExtra(e.extra, opts.stats);
+  const json = head + meta + extra + '}';
+  // String length is a lower bound of the UTF-8 size: only measure bytes when it could matter.
+  if (json.length * 3 <= max || Buffer.byteLength(json) <= max) return json;
+  return truncateEvent(e, head, meta, extra, max, opts.stats);
+}
+
+/** Replaces the metadata with a marker; if the event is still too large, shortens its long strings. */
+function truncateEvent(e: SecurityEvent, head: string, meta: string, extra: string, max: number, stats?: CodecStats): string {
+  if (stats) stats.truncated++;
+  const marker = str({ [TRUNCATION_MARKER_KEY]: true, original_bytes: Buffer.byteLength(meta), keys: Object.keys(e.metadata).slice(0, 20) });
+  let json = head + marker + extra + '}';
+  if (Buffer.byteLength(json) <= max) return json;
+  // Still too large: the head or the extra keys hold huge strings. Cap each long string field.
+  const budget = Math.max(256, Math.floor(max / 8));
+  const cut = (s: string | null): string | null => (s !== null && s.length > budget ? s.slice(0, budget) + '...[TRUNCATED]' : s);
+  const shortened = Object.assign(Object.create(Object.getPrototypeOf(e)), e, {
+    reason: cut(e.reason),
+    userAgent: cut(e.userAgent),
+    endpoint: cut(e.endpoint),
+    patternMatched: cut(e.patternMatched),
+    ipAddress: cut(e.ipAddress),
+    actionTaken: cut(e.actionTaken),
+    eventType: cut(e.eventType),
+  }) as SecurityEvent;
+  const extraKeys = Object.keys(e.extra);
+  json = eventHead(shortened) + marker + (extraKeys.length ? ',' + str(TRUNCATION_MARKER_KEY + '_extra') + ':' + str(extraKeys.slice(0, 20)) : '') + '}';
+  return json;
+}
+
+/** One metric as its wire JSON object. */
+export function encodeMetric(m: SecurityMetric): string {
+  let tags = '{';
+  let first = true;
+  for (const k in m.tags) {
+    tags += (first ? '' : ',') + str(k) + ':' + str(m.tags[k]);
+    first = false;
+  }
+  return (
+    '{"timestamp":"' + formatTimestamp(m.timestamp) + '"' +
+    ',"metric_type":' + str(m.metricType) +
+    ',"value":' + String(m.value) +
+    ',"endpoint":' + strOrNull(m.endpoint) +
+    ',"tags":' + tags + '}}'
+  );
+}
+
+/** The `EventBatch` body (reference 2.6 order) around already-encoded items. */
+export function encodeBatchBody(b: BatchEnvelope): string {
+  const items = b.items.join(',');
+  return (
+    '{"project_id":' + str(b.projectId || 'default') +
+    ',"events":[' + (b.kind === 'events' ? items : '') + ']' +
+    ',"metrics":[' + (b.kind === 'metrics' ? items : '') + ']' +
+    ',"batch_id":' + str(b.batchId) +
+    ',"created_at":"' + formatTimestamp(new Date(b.createdAt)) + '"' +
+    ',"compressed":false' +
+    ',"agent_version":' + str(b.agentVersion) +
+    ',"guard_version":' + strOrNull(b.guardVersion) +
+    ',"guard_core_version":' + strOrNull(b.guardCoreVersion) +
+    '}'
+  );
+}
+
+/** Bytes the envelope adds around the items of a batch (for splitting by bytes). */
+export function batchOverheadBytes(b: Omit<BatchEnvelope, 'items'>): number {
+  return Buffer.byteLength(encodeBatchBody({ ...b, items: [] }));
+}
+
+/** The plaintext that gets encrypted for `/api/v1/events/encrypted` (reference 3.6). */
+export function encodeEncryptedPlaintext(kind: 'events' | 'metrics', items: string[]): string {
+  const joined = items.join(',');
+  return kind === 'events' ? '{"events":[' + joined + '],"metrics":[]}' : '{"events":[],"metrics":[' + joined + ']}';
+}
+
+/** The heartbeat body (reference 2.5), with this agent's additions after the reference fields. */
+export function encodeStatus(s: AgentStatus, stats?: CodecStats): string {
+  return (
+    '{"timestamp":"' + formatTimestamp(s.timestamp) + '"' +
+    ',"status":' + str(s.status) +
+    ',"uptime":' + String(Math.round(s.uptime * 1000) / 1000) +
+    ',"events_sent":' + String(s.eventsSent) +
+    ',"events_failed":' + String(s.eventsFailed) +
+    ',"buffer_size":' + String(s.bufferSize) +
+    ',"last_flush":' + (s.lastFlush ? '"' + formatTimestamp(s.lastFlush) + '"' : 'null') +
+    ',"errors":' + str(s.errors) +
+    (s.extra ? encodeExtra(s.extra, stats) : '') +
+    '}'
+  );
+}

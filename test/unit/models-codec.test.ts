@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import {
+  SecurityEvent,
+  SecurityMetric,
+  encodeEvent,
+  encodeMetric,
+  encodeBatchBody,
+  encodeStatus,
+  encodeEncryptedPlaintext,
+  KNOWN_EVENT_TYPES,
+  METRIC_TYPES,
+  newCodecStats,
+  TRUNCATION_MARKER_KEY,
+  MARKERS,
+} from '../../src/models/index.js';
+import { GuardAgentValidationError } from '../../src/errors.js';
+import { GOLDEN } from '../helpers/golden.js';
+
+/** Compares a wire object with a golden one field for field; timestamps as instants (ms precision). */
+function assertSameWire(actual: Record<string, unknown>, expected: Record<string, unknown>, timeKeys: string[]) {
+  assert.deepEqual(Object.keys(actual), Object.keys(expected), 'same keys in the same order');
+  for (const k of Object.keys(expected)) {
+    if (timeKeys.includes(k)) {
+      const e = new Date(String(expected[k]).replace(' ', 'T')).getTime();
+      assert.equal(new Date(String(actual[k])).getTime(), Math.floor(e), `${k} instant`);
+      assert.match(String(actual[k]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `${k} is RFC 3339 UTC`);
+    } else {
+      assert.deepEqual(actual[k], expected[k], k);
+    }
+  }
+}
+
+describe('models and wire codec', () => {
+  it('exports all 39 known event types and the 7 metric types', () => {
+    assert.equal(KNOWN_EVENT_TYPES.length, 39);
+    assert.equal(new Set(KNOWN_EVENT_TYPES).size, 39);
+    for (const t of ['ip_banned', 'csp_violation', 'ip_ban_failed', 'rate_limit_script_reloaded', 'pattern_anomaly_timeout', 'pattern_anomaly_statistical_anomaly', 'route_unresolved']) {
+      assert.ok((KNOWN_EVENT_TYPES as readonly string[]).includes(t), t);
+    }
+    assert.deepEqual([...METRIC_TYPES], ['request_count', 'response_time', 'error_rate', 'bandwidth_usage', 'threat_level', 'block_rate', 'cache_hit_rate']);
+  });
+
+  it('encodes golden payload A (events batch) field for field', () => {
+    const golden = GOLDEN.eventsBatch;
+    const g = golden.events[0];
+    // Built from the wire form (snake_case input) ...
+    const fromWire = new SecurityEvent(g);
+    // ... and from the camelCase form @guardcore/core sends.
+    const fromCamel = new SecurityEvent({
+      idempotencyKey: g.idempotency_key, timestamp: new Date('2026-09-02T14:03:11.482Z'), eventType: 'rate_limited',
+      ipAddress: '198.51.100.23', country: 'DE', userAgent: 'curl/8.5.0', actionTaken: 'request_blocked', reason: 'Rate limit exceeded',
+      endpoint: '/api/login', method: 'POST', statusCode: 429, metadata: { limit: 10, window: 60 },
+    });
+    for (const ev of [fromWire, fromCamel]) {
+      const body = encodeBatchBody({
+        projectId: 'proj_7Qk2', kind: 'events', items: [encodeEvent(ev)], batchId: golden.batch_id,
+        createdAt: new Date('2026-09-02T14:03:12.007Z').getTime(), agentVersion: '2.8.1', guardVersion: '7.4.1', guardCoreVersion: null,
+      });
+      const parsed = JSON.parse(body);
+      assert.equal(parsed.guard_core_version, null, '2.9+ field present after guard_version');
+      delete parsed.guard_core_version;
+      assertSameWire({ ...parsed, events: golden.events }, golden, ['created_at']);
+      assertSameWire(parsed.events[0], g, ['timestamp']);
+      assert.equal(body, JSON.stringify(JSON.parse(body)), 'compact JSON');
+    }
+  });
+
+  it('encodes golden payload B (metrics batch) field for field', () => {
+    const golden = GOLDEN.metricsBatch;
+    const items = golden.metrics.map((m: Record<string, unknown>) => encodeMetric(new SecurityMetric(m)));
+    const parsed = JSON.parse(encodeBatchBody({
+      projectId: 'proj_7Qk2', kind: 'metrics', items, batchId: golden.batch_id, createdAt: new Date('2026-09-02T14:03:12.010Z').getTime(),
+      agentVersion: '2.8.1', guardVersion: '7.4.1', guardCoreVersion: '3.15.0',
+    }));
+    assert.equal(parsed.guard_core_version, '3.15.0');
+    delete parsed.guard_core_version;
+    assert.deepEqual(parsed.events, []);
+    parsed.metrics.forEach((m: Record<string, unknown>, i: number) => assertSameWire(m, golden.metrics[i], ['timestamp']));
+    assertSameWire({ ...parsed, metrics: golden.metrics }, golden, ['created_at']);
+  });
+
+  it('encodes golden payload C (status) field for field', () => {
+    const g = GOLDEN.status;
+    const parsed = JSON.parse(encodeStatus({
+      timestamp: new Date(g.timestamp.replace(' ', 'T')), status: 'degraded', uptime: 300.04, eventsSent: 180, eventsFailed: 40,
+      bufferSize: 12, lastFlush: new Date(g.last_flush.replace(' ', 'T')), errors: ['High failure rate: 18.2%'],
+    }));
+    assertSameWire(parsed, g, ['timestamp', 'last_flush']);
+  });
+
+  it('encrypted plaintext carries only events and metrics', () => {
+    assert.equal(encodeEncryptedPlaintext('metrics', ['{"a":1}']), '{"events":[],"metrics":[{"a":1}]}');
+    assert.equal(encodeEncryptedPlaintext('events', ['{"a":1}', '{"b":2}']), '{"events":[{"a":1},{"b":2}],"metrics":[]}');
+  });
+
+  it('accepts the seed spellings, keeps extra keys at the top level, and defaults timestamp and idempotency key', () => {
+    const before = Date.now();
+    const ev = new SecurityEvent({ event_type: 'ip_banned', source_ip: '10.0.0.1', description: 'too many', requestId: 'r-1', tenant: { id: 7 } });
+    assert.equal(ev.ipAddress, '10.0.0.1');
+    assert.equal(ev.reason, 'too many');
+    assert.ok(ev.timestamp.getTime() >= before && ev.timestamp.getTime() <= Date.now());
+    assert.match(ev.idempotencyKey, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(new SecurityEvent({ eventType: 'x' }).idempotencyKey, new SecurityEvent({ eventType: 'x' }).idempotencyKey);
+    const wire = JSON.parse(encodeEvent(ev));
+    assert.equal(wire.request_id, undefined);
+    assert.equal(wire.requestId, 'r-1');
+    assert.deepEqual(wire.tenant, { id: 7 });
+    assert.equal(Object.keys(wire).indexOf('requestId'), Object.keys(wire).indexOf('metadata') + 1, 'extras follow metadata');
+    const camel = new SecurityEvent({ eventType: 'ip_banned', sourceIp: '10.0.0.2', ipAddress: undefined });
+    assert.equal(camel.ipAddress, '10.0.0.2');
+    assert.equal(new SecurityEvent({ eventType: 'behavioral_violation', ipAddress: 'system' }).ipAddress, 'system');
+  });
+
+  it('round-trips through the wire form (decode = construct from snake_case)', () => {
+    const ev = new SecurityEvent({
+      eventType: 'penetration_attempt', ipAddress: '2001:db8::1', country: 'FR', userAgent: 'sqlmap/1.7', actionTaken: 'logged',
+      reason: 'SQLi', endpoint: '/q', method: 'GET', statusCode: 403, responseTime: 0.012, decoratorType: 'd', ruleType: 'r',
+      patternMatched: "' OR 1=1", handlerName: 'h', metadata: { nested: { a: [1, 'x', null] } }, custom: true,
+    });
+    const back = new SecurityEvent(JSON.parse(encodeEvent(ev)));
+    assert.deepEqual({ ...back }, { ...ev });
+  });
+
+  it('timestamps: Date, ISO, Python str() form and epoch seconds/millis', () => {
+    const t = '2026-05-12T10:00:00.123Z';
+    for (const input of [new Date(t), t, '2026-05-12 10:00:00.123+00:00', Date.parse(t), Date.parse(t) / 1000]) {
+      assert.equal(new SecurityEvent({ eventType: 'x', timestamp: input }).timestamp.toISOString(), t);
+    }
+  });
+
+  it('invalid fields throw GuardAgentValidationError naming each field', () => {
+    assert.throws(() => new SecurityEvent({ ipAddress: 1 }), (err: unknown) => {
+      assert.ok(err instanceof GuardAgentValidationError);
+      assert.deepEqual(err.problems.map((p) => p.field), ['eventType', 'ipAddress']);
+      return true;
+    });
+    for (const [input, field] of [
+      [{ eventType: 'x', statusCode: 'abc' }, 'statusCode'],
+      [{ eventType: 'x', responseTime: Number.NaN }, 'responseTime'],
+      [{ eventType: 'x', metadata: 'nope' }, 'metadata'],
+      [{ eventType: 'x', idempotencyKey: 'not-a-uuid' }, 'idempotencyKey'],
+      [{ eventType: 'x', timestamp: 'yesterday' }, 'timestamp'],
+      [{ eventType: '' }, 'eventType'],
+    ] as const) {
+      assert.throws(() => new SecurityEvent(input as Record<string, unknown>), (e: GuardAgentValidationError) => e.field === field && e.message.includes(field));
+    }
+    assert.throws(() => new SecurityMetric({ metricType: 'requests', value: 1 }), (e: GuardAgentValidationError) => e.field === 'metricType' && /request_count/.test(e.message));
+    assert.throws(() => new SecurityMetric({ metric_type: 'request_count' }), (e: GuardAgentValidationError) => e.field === 'value');
+    assert.throws(() => new SecurityMetric({ metric_type: 'request_count', value: 1, tags: { a: {} } }), (e: GuardAgentValidationError) => e.field === 'tags.a');
+  });
+
+  it('metrics: camelCase and snake_case input, tags stringified', () => {
+    const m = new SecurityMetric({ metricType: 'response_time', value: 3, tags: { status: 200, cached: true } });
+    assert.deepEqual(m.tags, { status: '200', cached: 'true' });
+    const wire = JSON.parse(encodeMetric(m));
+    assert.deepEqual(Object.keys(wire), ['timestamp', 'metric_type', 'value', 'endpoint', 'tags']);
+    assert.equal(wire.value, 3);
+  });
+
+  it('unencodable metadata becomes markers and is counted, never thrown', () => {
+    const stats = newCodecStats();
+    const cyc: Record<string, unknown> = { a: 1 };
+    cyc.self = cyc;
+    const ev = new SecurityEvent({ eventType: 'x', metadata: { cyc, big: 10n, fn: () => 1, sym: Symbol('s'), inf: Infinity, list: [1n, () => 2], date: new Date(0), shared: [cyc.a, cyc.a] } });
+    const wire = JSON.parse(encodeEvent(ev, { stats }));
+    assert.equal(wire.metadata.cyc.self, MARKERS.circular);
+    assert.equal(wire.metadata.big, '[BigInt: 10]');
+    assert.equal(wire.metadata.fn, MARKERS.function);
+    assert.equal(wire.metadata.sym, MARKERS.symbol);
+    assert.equal(wire.metadata.inf, '[Number: Infinity]');
+    assert.deepEqual(wire.metadata.list, ['[BigInt: 1]', MARKERS.function]);
+    assert.equal(wire.metadata.date, '1970-01-01T00:00:00.000Z');
+    assert.equal(stats.unencodable, 7);
+    // extra keys get the same treatment
+    const ev2 = new SecurityEvent({ eventType: 'x', weird: 5n });
+    assert.equal(JSON.parse(encodeEvent(ev2, { stats })).weird, '[BigInt: 5]');
+  });
+
+  it('truncates the metadata of an event larger than maxEventBytes, with a marker', () => {
+    const stats = newCodecStats();
+    const ev = new SecurityEvent({ eventType: 'x', reason: 'keep me', metadata: { blob: 'x'.repeat(100_000), small: 1 } });
+    const json = encodeEvent(ev, { maxEventBytes: 64 * 1024, stats });
+    assert.ok(Buffer.byteLength(json) <= 64 * 1024);
+    const wire = JSON.parse(json);
+    assert.equal(wire.reason, 'keep me');
+    assert.equal(wire.metadata[TRUNCATION_MARKER_KEY], true);
+    assert.deepEqual(wire.metadata.keys, ['blob', 'small']);
+    assert.ok(wire.metadata.original_bytes > 100_000);
+    assert.equal(stats.truncated, 1);
+    // huge strings outside metadata are capped too
+    const ev2 = new SecurityEvent({ eventType: 'x', reason: 'r'.repeat(200_000), userAgent: 'u'.repeat(200_000) });
+    assert.ok(Buffer.byteLength(encodeEvent(ev2, { maxEventBytes: 8192 })) <= 8192);
+  });
+});
