@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { resolveConfig, mergeConfig, describeConfig, DEFAULT_CONFIG, CONFIG_FIELDS } from '../../src/config.js';
+import { GuardAgentConfigError } from '../../src/errors.js';
+
+const KEY = 'fg_test_0123456789';
+
+describe('AgentConfig', () => {
+  it('applies the reference defaults', () => {
+    const c = resolveConfig({ apiKey: KEY }, { env: {} });
+    assert.equal(c.endpoint, 'https://api.guard-core.com');
+    assert.equal(c.bufferSize, 100);
+    assert.equal(c.flushInterval, 30);
+    assert.equal(c.dynamicRuleInterval, 300);
+    assert.equal(c.statusInterval, 300);
+    assert.equal(c.retryAttempts, 3);
+    assert.equal(c.timeout, 30);
+    assert.equal(c.backoffFactor, 1);
+    assert.equal(c.compressionThreshold, 1024);
+    assert.equal(c.enableEvents, true);
+    assert.equal(c.enableMetrics, true);
+    assert.equal(c.maxEventBytes, 65536);
+    assert.equal(c.maxBodyBytes, 262144);
+    assert.deepEqual(c.breaker, { failureThreshold: 5, recoveryTimeoutMs: 60000 });
+    assert.equal(c.signatureMode, 'uncompressed');
+  });
+
+  it('reads every GUARD_AGENT_* variable, and explicit options win over env', () => {
+    const env = {
+      GUARD_AGENT_API_KEY: KEY, GUARD_AGENT_ENDPOINT: 'http://127.0.0.1:9/', GUARD_AGENT_PROJECT_ID: 'proj_1',
+      GUARD_AGENT_BUFFER_SIZE: '50', GUARD_AGENT_FLUSH_INTERVAL: '2.5', GUARD_AGENT_ENABLE_METRICS: 'false',
+      GUARD_AGENT_SENSITIVE_HEADERS: 'Authorization, X-Token', GUARD_AGENT_BREAKER_FAILURE_THRESHOLD: '9',
+      GUARD_AGENT_SIGNATURE_MODE: 'wire', GUARD_AGENT_REDIS_URL: 'redis://127.0.0.1:6379',
+    };
+    const c = resolveConfig({ bufferSize: 70 }, { env });
+    assert.equal(c.apiKey, KEY);
+    assert.equal(c.endpoint, 'http://127.0.0.1:9');
+    assert.equal(c.projectId, 'proj_1');
+    assert.equal(c.bufferSize, 70);
+    assert.equal(c.flushInterval, 2.5);
+    assert.equal(c.enableMetrics, false);
+    assert.deepEqual(c.sensitiveHeaders, ['authorization', 'x-token']);
+    assert.equal(c.breaker.failureThreshold, 9);
+    assert.equal(c.signatureMode, 'wire');
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
+    // every field but the code-only hook has an env var
+    for (const [field, spec] of Object.entries(CONFIG_FIELDS)) if (field !== 'onError') assert.match(spec.env, /^GUARD_AGENT_[A-Z_]+$/, field);
+  });
+
+  it('throws one GuardAgentConfigError listing every problem, each naming its field', () => {
+    assert.throws(
+      () => resolveConfig({ apiKey: 'short', endpoint: 'ftp://x', bufferSize: 0, retryAttempts: -1, dynamicRuleInterval: 10, breaker: { failureThreshold: 0 }, bufferOverflowPolicy: 'explode' as never }, { env: {} }),
+      (err: unknown) => {
+        assert.ok(err instanceof GuardAgentConfigError);
+        const fields = err.problems.map((p) => p.field).sort();
+        assert.deepEqual(fields, ['apiKey', 'breaker.failureThreshold', 'bufferOverflowPolicy', 'bufferSize', 'dynamicRuleInterval', 'endpoint', 'retryAttempts'].sort());
+        assert.match(err.message, /Endpoint URL must use http or https scheme/);
+        return true;
+      },
+    );
+    assert.throws(() => resolveConfig({}, { env: {} }), /apiKey: is required/);
+    assert.throws(() => resolveConfig({ apiKey: KEY }, { env: { GUARD_AGENT_TIMEOUT: 'soon' } }), /timeout \(GUARD_AGENT_TIMEOUT\): expected a number/);
+    assert.throws(() => resolveConfig({ apiKey: KEY, endpoint: '' }, { env: {} }), /Endpoint URL cannot be empty/);
+    assert.throws(() => resolveConfig({ apiKey: KEY, endpoint: 'api.example.com' }, { env: {} }), /valid URL with scheme and domain/);
+  });
+
+  it('never echoes a secret in an error', () => {
+    const secret = 'super-secret-signing-value';
+    assert.throws(() => resolveConfig({ apiKey: KEY, signatureMode: secret as never }, { env: {} }), (e: Error) => !e.message.includes(KEY));
+    assert.throws(() => resolveConfig({ apiKey: 123 as never, payloadSigningSecret: 5 as never }, { env: {} }), (e: Error) => !e.message.includes('123'));
+  });
+
+  it('reports unknown keys with a suggestion (warning by default, error when strict)', () => {
+    const lines: string[] = [];
+    diag.setLogger({ error: (m) => lines.push(m), warn: (m) => lines.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    try {
+      const c = resolveConfig({ apiKey: KEY, guard_core_versoin: '3.15.0', projct_id: 'p' } as never, { env: {} });
+      assert.deepEqual([...(c as { unknownKeys?: string[] }).unknownKeys!], ['guard_core_versoin', 'projct_id']);
+      assert.ok(lines.some((l) => l.includes('guard_core_versoin (did you mean "guardCoreVersion"?)')));
+    } finally {
+      diag.disable();
+    }
+    assert.throws(() => resolveConfig({ apiKey: KEY, flushIntervall: 3 } as never, { env: {}, strict: true }), /flushIntervall: unknown option \(did you mean "flushInterval"\?\)/);
+  });
+
+  it('accepts snake_case keys as the Python config spells them, and strips /api/v1', () => {
+    const c = resolveConfig({ api_key: KEY, project_id: 'p', endpoint: 'https://x.example/api/v1/' } as never, { env: {} });
+    assert.equal(c.projectId, 'p');
+    assert.equal(c.endpoint, 'https://x.example');
+  });
+
+  it('mergeConfig validates partial updates and keeps the rest', () => {
+    const base = resolveConfig({ apiKey: KEY, projectId: 'p' }, { env: {} });
+    const next = mergeConfig(base, { flushInterval: 5, breaker: { recoveryTimeoutMs: 10 } });
+    assert.equal(next.flushInterval, 5);
+    assert.equal(next.projectId, 'p');
+    assert.deepEqual(next.breaker, { failureThreshold: 5, recoveryTimeoutMs: 10 });
+    assert.throws(() => mergeConfig(base, { timeout: 0 }), /timeout/);
+  });
+
+  it('describes every option for the README table', () => {
+    const rows = describeConfig();
+    assert.equal(rows.length, Object.keys(CONFIG_FIELDS).length + 4);
+    assert.ok(rows.every((r) => r.description.length > 10));
+    assert.ok(Object.keys(DEFAULT_CONFIG).every((k) => rows.some((r) => r.option === k || r.option.startsWith(k + '.'))));
+  });
+});
