@@ -1,0 +1,8 @@
+/** Rule enforcement: address parsing and matching, rule sanitizing, the decision engine, rate limiters. */
+export { isValidIp, parseIp, parseCidr, cidrProblem, ipProblem, formatIp, type Cidr, type IpAddress, type IpFamily } from './ip-address.js';
+export { IpMatcher, type InvalidEntry } from './ip-matcher.js';
+export { sanitizeRules, patternProblem, type RuleProblem, type SanitizeOptions, type SanitizeResult } from './rules-sanitizer.js';
+export { catastrophicBacktrackingReason } from './regex-safety.js';
+export { RuleEngine, ALLOW, type Decision, type BlockEventType, type RuleRequest, type RuleEngineOptions } from './rule-engine.js';
+export { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter, type MemorySlidingWindowOptions } from './sliding-window.js';
+export { RedisSlidingWindow, type RedisSlidingWindowOptions, type RedisSlidingWindowStats } from './redis-sliding-window.js';

@@ -1,0 +1,214 @@
+/**
+ * sanitizeRules: validates a parsed ruleset entry by entry before it is
+ * enforced. Bad entries are dropped and reported; the rest applies, so one
+ * typo in a 10,000-line blacklist does not disable the whole list.
+ *
+ * Checked: IPs/CIDRs (ipBlacklist, ipWhitelist, emergencyWhitelist), country
+ * codes (two ASCII letters, upper-cased), regex patterns (blockedUserAgents,
+ * suspiciousPatterns: must compile, at most `maxPatternLength` characters, no
+ * catastrophic-backtracking shape), rate limits (positive numbers), list sizes
+ * (`maxListLength` per list, the excess reported once). Duplicates are removed
+ * silently.
+ *
+ * Never throws: the input is typed `DynamicRules` but may come from anywhere
+ * at runtime, so every field is type-checked again; a field of the wrong type
+ * takes its default and is reported.
+ */
+import { defaultDynamicRules, type DynamicRules } from '../models/dynamic-rules.js';
+import { cidrProblem } from './ip-address.js';
+import { catastrophicBacktrackingReason } from './regex-safety.js';
+
+export interface RuleProblem {
+  /** camelCase field, e.g. `ipBlacklist` or `endpointRateLimits./login`. */
+  field: string;
+  value: unknown;
+  reason: string;
+}
+
+export interface SanitizeResult {
+  rules: DynamicRules;
+  problems: RuleProblem[];
+}
+
+export interface SanitizeOptions {
+  /** Entries kept per list (and endpoint limits kept); default 100,000. */
+  maxListLength?: number;
+  /** Longest regex pattern accepted; default 512 characters. */
+  maxPatternLength?: number;
+}
+
+export const DEFAULT_MAX_LIST_LENGTH = 100_000;
+export const DEFAULT_MAX_PATTERN_LENGTH = 512;
+
+const IP_LISTS = ['ipBlacklist', 'ipWhitelist', 'emergencyWhitelist'] as const;
+const COUNTRY_LISTS = ['blockedCountries', 'whitelistCountries'] as const;
+const PATTERN_LISTS = ['blockedUserAgents', 'suspiciousPatterns'] as const;
+const COUNTRY = /^[A-Za-z]{2}$/;
+const SCALARS: Array<[keyof DynamicRules, 'string' | 'number' | 'boolean', boolean]> = [
+  ['ruleId', 'string', false],
+  ['version', 'number', false],
+  ['timestamp', 'string', false],
+  ['expiresAt', 'string', true],
+  ['ttl', 'number', false],
+  ['ipBanDuration', 'number', false],
+  ['globalRateLimit', 'number', true],
+  ['globalRateWindow', 'number', true],
+  ['enablePenetrationDetection', 'boolean', true],
+  ['enableIpBanning', 'boolean', true],
+  ['enableRateLimiting', 'boolean', true],
+  ['autoBanThreshold', 'number', true],
+  ['autoBanDuration', 'number', true],
+  ['enableRateLimitAutoBan', 'boolean', true],
+  ['emergencyMode', 'boolean', false],
+  ['emergencyWhitelistOnly', 'boolean', false],
+  ['message', 'string', true],
+];
+
+/** Problems keep a short preview of huge values, not the value itself. */
+function preview(value: unknown): unknown {
+  if (typeof value === 'string' && value.length > 80) return value.slice(0, 80) + '…';
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (value !== null && typeof value === 'object') return 'object';
+  return value;
+}
+
+export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}): SanitizeResult {
+  const problems: RuleProblem[] = [];
+  const report = (field: string, value: unknown, reason: string): void => {
+    problems.push({ field, value: preview(value), reason });
+  };
+  const maxList = positiveInt(options.maxListLength) ?? DEFAULT_MAX_LIST_LENGTH;
+  const maxPattern = positiveInt(options.maxPatternLength) ?? DEFAULT_MAX_PATTERN_LENGTH;
+  const defaults = defaultDynamicRules();
+  try {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      report('rules', input, 'expected an object; using defaults');
+      return { rules: defaults, problems };
+    }
+    const rules: DynamicRules = { ...defaults, ...input };
+    // Scalars: a wrong type takes the default.
+    for (const [key, type, nullable] of SCALARS) {
+      const v = rules[key];
+      if (v === null ? nullable : typeof v === type && (type !== 'number' || Number.isFinite(v))) continue;
+      report(key, v, `expected ${type}${nullable ? ' or null' : ''}; using the default`);
+      (rules as unknown as Record<string, unknown>)[key] = defaults[key];
+    }
+    const list = (field: string, value: unknown): unknown[] => {
+      if (!Array.isArray(value)) {
+        report(field, value, 'expected an array; using []');
+        return [];
+      }
+      if (value.length > maxList) {
+        report(field, value, `${value.length - maxList} entries over the limit of ${maxList} dropped`);
+        return value.slice(0, maxList);
+      }
+      return value;
+    };
+
+    for (const field of IP_LISTS) {
+      const kept = new Set<string>();
+      for (const entry of list(field, rules[field])) {
+        if (typeof entry !== 'string') {
+          report(field, entry, 'not a string');
+          continue;
+        }
+        const text = entry.trim();
+        const reason = cidrProblem(text);
+        if (reason === null) kept.add(text);
+        else report(field, entry, reason);
+      }
+      rules[field] = [...kept];
+    }
+
+    for (const field of COUNTRY_LISTS) {
+      const kept = new Set<string>();
+      for (const entry of list(field, rules[field])) {
+        const text = typeof entry === 'string' ? entry.trim() : '';
+        if (COUNTRY.test(text)) kept.add(text.toUpperCase());
+        else report(field, entry, 'not a two-letter ISO 3166-1 country code');
+      }
+      rules[field] = [...kept];
+    }
+
+    for (const field of PATTERN_LISTS) {
+      const kept = new Set<string>();
+      for (const entry of list(field, rules[field])) {
+        const reason = patternProblem(entry, maxPattern);
+        if (reason) report(field, entry, reason);
+        else kept.add(entry as string);
+      }
+      rules[field] = [...kept];
+    }
+
+    rules.blockedCloudProviders = list('blockedCloudProviders', rules.blockedCloudProviders).filter((p): p is DynamicRules['blockedCloudProviders'][number] => {
+      if (p === 'AWS' || p === 'GCP' || p === 'Azure') return true;
+      report('blockedCloudProviders', p, 'unknown provider (expected AWS, GCP or Azure)');
+      return false;
+    });
+
+    // Global limit: both numbers positive, or neither applies.
+    const limit = rules.globalRateLimit;
+    const window = rules.globalRateWindow;
+    if (limit !== null || window !== null) {
+      if (!isPositive(limit) || !isPositive(window)) {
+        if (limit !== null && !isPositive(limit)) report('globalRateLimit', limit, 'must be a positive number');
+        if (window !== null && !isPositive(window)) report('globalRateWindow', window, 'must be a positive number');
+        if (limit === null || window === null) report(limit === null ? 'globalRateLimit' : 'globalRateWindow', null, 'global rate limit needs both a limit and a window; ignored');
+        rules.globalRateLimit = null;
+        rules.globalRateWindow = null;
+      }
+    }
+
+    const endpoints: Record<string, [number, number]> = {};
+    const rawLimits = rules.endpointRateLimits as unknown;
+    if (rawLimits === null || typeof rawLimits !== 'object' || Array.isArray(rawLimits)) {
+      report('endpointRateLimits', rawLimits, 'expected an object; using {}');
+    } else {
+      let count = 0;
+      for (const [path, pair] of Object.entries(rawLimits as Record<string, unknown>)) {
+        const field = `endpointRateLimits.${path}`;
+        if (count >= maxList) {
+          report('endpointRateLimits', null, `entries over the limit of ${maxList} dropped`);
+          break;
+        }
+        if (path.length === 0) {
+          report(field, pair, 'empty path');
+          continue;
+        }
+        if (!Array.isArray(pair) || pair.length !== 2 || !isPositive(pair[0]) || !isPositive(pair[1])) {
+          report(field, pair, 'expected [requests, windowSeconds], both positive numbers');
+          continue;
+        }
+        endpoints[path] = [pair[0], pair[1]];
+        count++;
+      }
+    }
+    rules.endpointRateLimits = endpoints;
+    return { rules, problems };
+  } catch (err) {
+    // Defensive: an exotic input (a throwing getter, a Proxy) must not escape.
+    report('rules', null, `could not be sanitized (${(err as Error)?.message ?? String(err)}); using defaults`);
+    return { rules: defaults, problems };
+  }
+}
+
+/** Why a pattern is unsafe to run against every request, or null. */
+export function patternProblem(pattern: unknown, maxLength = DEFAULT_MAX_PATTERN_LENGTH): string | null {
+  if (typeof pattern !== 'string') return 'not a string';
+  if (pattern.length === 0) return 'empty pattern (would match everything)';
+  if (pattern.length > maxLength) return `pattern longer than ${maxLength} characters`;
+  try {
+    new RegExp(pattern, 'i');
+  } catch (err) {
+    return `does not compile as a regular expression: ${(err as Error).message}`;
+  }
+  return catastrophicBacktrackingReason(pattern);
+}
+
+function isPositive(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0;
+}
+
+function positiveInt(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}
