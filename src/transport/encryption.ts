@@ -19,7 +19,7 @@ export class PayloadEncryptor {
 
   constructor(projectEncryptionKey: string) {
     this.key = decodeKey(projectEncryptionKey);
-    let ok = false;
+    let ok: boolean;
     try {
       const probe = '{"test":"verification"}';
       ok = this.decrypt(this.encrypt(probe)).toString('utf8') === probe;

@@ -1,0 +1,12 @@
+export { HTTPTransport, PATHS, normalizeEndpoint, mergeReports } from './http-transport.js';
+export type { HTTPTransportOptions } from './http-transport.js';
+export { buildBatches, generateBatchId, splitInHalves, DEFAULT_MAX_BODY_BYTES } from './batch-builder.js';
+export { PayloadEncryptor } from './encryption.js';
+export { signPayload } from './signing.js';
+export { resolveInstallId } from './install-id.js';
+export { parseRetryAfterMs } from './retry-after.js';
+export { summarizeBody } from './response.js';
+export { CircuitBreaker } from './circuit-breaker.js';
+export type { BreakerState } from './circuit-breaker.js';
+export { TokenBucketRateLimiter } from './rate-limiter.js';
+export type * from './types.js';
