@@ -51,7 +51,7 @@ const REASONS = [
   'IPv6 group longer than 4 hex digits',
   'IPv6 address has more than one "::"',
   'IPv6 address has the wrong number of groups',
-  'empty zone id after "%"',
+  'empty or malformed zone id after "%"',
   'zone id on an IPv4 address',
 ] as const;
 const E_EMPTY = -1;
@@ -65,8 +65,8 @@ const E_V6_COUNT = -8;
 const E_ZONE = -9;
 const E_V4_ZONE = -10;
 
-/** Longest text worth looking at: a full IPv6 with embedded IPv4 is 45 chars, plus a zone id. */
-const MAX_INPUT = 100;
+/** Longest address text (before any zone id): `0000:0000:0000:0000:0000:ffff:255.255.255.255`. */
+const MAX_ADDRESS = 45;
 
 const groups = new Uint16Array(8);
 
@@ -166,15 +166,20 @@ function parseV6(s: string, start: number, end: number): number {
 function parseRaw(s: string, out: Uint32Array, unmap: boolean): number {
   const len = s.length;
   if (len === 0) return E_EMPTY;
-  if (len > MAX_INPUT) return s.indexOf(':') >= 0 ? E_V6 : E_V4;
   let end = s.indexOf('%');
   const colon = s.indexOf(':');
   if (end >= 0) {
     if (colon < 0 || colon > end) return E_V4_ZONE;
     if (end === len - 1) return E_ZONE;
+    // Zone ids are interface names or numbers: printable ASCII, no space, no second '%'.
+    for (let k = end + 1; k < len; k++) {
+      const c = s.charCodeAt(k);
+      if (c <= 0x20 || c >= 0x7f || c === 37) return E_ZONE;
+    }
   } else {
     end = len;
   }
+  if (end > MAX_ADDRESS) return colon >= 0 ? E_V6 : E_V4;
   if (colon < 0) {
     const v = parseV4(s, 0, end);
     if (v < 0) return v;

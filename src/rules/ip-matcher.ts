@@ -134,7 +134,9 @@ export class IpMatcher {
  * Cuts the family's address space into segments labelled with the most
  * specific covering block (-1 for none). Blocks are sorted by start, wider
  * first, so each block either follows the open ones or nests in the top one.
- * Duplicates keep the first rule in list order (the sort is stable).
+ * Duplicates keep the first rule in list order (the sort is stable). IPv4
+ * covers made from wide IPv6 rules share a range but not a prefix: the
+ * narrower IPv6 rule is nested in the wider one, as in IPv6 space.
  */
 function flatten(blocks: Block[], max: bigint): { starts: bigint[]; labels: number[] } {
   blocks.sort((x, y) => (x.first < y.first ? -1 : x.first > y.first ? 1 : x.prefix - y.prefix));
@@ -162,7 +164,7 @@ function flatten(blocks: Block[], max: bigint): { starts: bigint[]; labels: numb
   for (const block of blocks) {
     while (stack.length && stack[stack.length - 1].last < block.first) close();
     const top = stack[stack.length - 1];
-    if (top && top.first === block.first && top.last === block.last) continue;
+    if (top && top.first === block.first && top.last === block.last && top.prefix === block.prefix) continue;
     stack.push(block);
     emit(block.first, block.label);
   }
