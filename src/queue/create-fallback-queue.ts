@@ -1,0 +1,29 @@
+/**
+ * Picks the fallback queue for a configuration: Redis when a client, a
+ * guard-core RedisManager or a URL is given, memory otherwise.
+ */
+import type { FallbackQueue } from './fallback-queue.js';
+import { MemoryFallbackQueue, type MemoryFallbackQueueOptions } from './memory-fallback-queue.js';
+import { RedisFallbackQueue, type RedisFallbackQueueOptions } from './redis-fallback-queue.js';
+import type { RedisSource } from './redis-connection.js';
+
+export interface FallbackQueueConfig extends Omit<RedisFallbackQueueOptions, 'client' | 'url' | 'projectId' | 'memoryFallback'> {
+  projectId?: string | null;
+  redisClient?: RedisSource | null;
+  redisUrl?: string | null;
+  /** Bounds of the memory queue (the whole queue without Redis; the fallback with it). */
+  memory?: MemoryFallbackQueueOptions;
+}
+
+export function createFallbackQueue(config: FallbackQueueConfig = {}): FallbackQueue {
+  const { redisClient, redisUrl, memory, projectId, ...redisOptions } = config;
+  const memoryQueue = new MemoryFallbackQueue(memory);
+  if (!redisClient && !redisUrl) return memoryQueue;
+  return new RedisFallbackQueue({
+    ...redisOptions,
+    projectId: projectId ?? 'default',
+    client: redisClient ?? undefined,
+    url: redisClient ? undefined : (redisUrl ?? undefined),
+    memoryFallback: memoryQueue,
+  });
+}

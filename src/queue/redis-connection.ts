@@ -1,0 +1,135 @@
+/**
+ * How the Redis queue gets and talks to its connection, without ever letting
+ * Redis stall the caller:
+ *
+ * - from a URL it builds its own fail-fast ioredis client (no offline queue,
+ *   one retry per request, command and connect timeouts, reconnecting in the
+ *   background with a bounded delay forever);
+ * - a user's ioredis `Redis` / `Cluster` keeps its own options, so every call
+ *   is raced against a timeout instead;
+ * - guard-core's `RedisManager` (the `RedisHandlerProtocol`) hands its
+ *   connection out through `getConnection()`, either the client itself or a
+ *   disposable wrapper exposing `.client`.
+ */
+import { createHash } from 'node:crypto';
+import { Redis, type Cluster } from 'ioredis';
+
+export type RedisClientLike = Redis | Cluster;
+
+/** The parts of guard-core's `RedisHandlerProtocol` the queue uses. */
+export interface RedisHandlerLike {
+  getConnection(): unknown;
+}
+
+export type RedisSource = RedisClientLike | RedisHandlerLike;
+
+export function isRedisHandler(value: unknown): value is RedisHandlerLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RedisHandlerLike).getConnection === 'function' &&
+    typeof (value as { evalsha?: unknown }).evalsha !== 'function'
+  );
+}
+
+function looksLikeClient(value: unknown): value is RedisClientLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { evalsha?: unknown }).evalsha === 'function' &&
+    typeof (value as { on?: unknown }).on === 'function'
+  );
+}
+
+/** The ioredis client behind a handler, or null while it has none (not initialised yet). */
+export function clientFromHandler(handler: RedisHandlerLike): RedisClientLike | null {
+  let connection: unknown;
+  try {
+    connection = handler.getConnection();
+  } catch {
+    return null;
+  }
+  if (looksLikeClient(connection)) return connection;
+  const inner = (connection as { client?: unknown } | null | undefined)?.client;
+  return looksLikeClient(inner) ? inner : null;
+}
+
+export interface FailFastOptions {
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Longest pause between two reconnect attempts of a client the queue owns. */
+export const MAX_RECONNECT_DELAY_MS = 5000;
+
+export function createFailFastClient(url: string, options: FailFastOptions): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    // Keep trying in the background, never more than MAX_RECONNECT_DELAY_MS apart, with jitter so a fleet does not reconnect in lockstep.
+    retryStrategy: (times: number) => Math.round(Math.min(100 * 2 ** Math.min(times, 6), MAX_RECONNECT_DELAY_MS) * (0.5 + Math.random() / 2)),
+  });
+}
+
+export class RedisTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`Redis ${what} took longer than ${ms} ms`);
+    this.name = 'RedisTimeoutError';
+  }
+}
+
+/** Rejects with `RedisTimeoutError` after `ms`; the timer never keeps the process alive. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError(what, ms)), ms);
+    timer.unref();
+  });
+  // A late rejection of the raced command must not surface as unhandled.
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `maxmemory` reached with `noeviction`. */
+export function isOomError(error: unknown): boolean {
+  return /^OOM\b/.test(errorMessage(error));
+}
+
+/** Errors that say "Redis is not reachable right now" (as opposed to a bad command or a full Redis). */
+export function isConnectionError(error: unknown): boolean {
+  if (error instanceof RedisTimeoutError) return true;
+  const message = errorMessage(error);
+  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|Command timed out|max retries per request|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|None of startup nodes|Failed to refresh slots/i.test(
+    message,
+  );
+}
+
+export interface LuaScript {
+  source: string;
+  sha: string;
+}
+
+export function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** EVALSHA, falling back to EVAL when Redis does not know the script (first use, after a restart or SCRIPT FLUSH). */
+export async function runScript(
+  client: RedisClientLike,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!/NOSCRIPT/.test(errorMessage(error))) throw error;
+    return await client.eval(script.source, keys.length, ...keys, ...args);
+  }
+}
