@@ -33,3 +33,6 @@ export class GuardAgentConfigError extends GuardAgentValidationError {
 
 /** The encryption key failed to decode or failed the startup round trip; there is no plaintext fallback. */
 export class EncryptionConfigError extends GuardAgentError {}
+
+/** `EventBuffer.addEvent`/`addMetric` under the `raise` policy when the buffer is full. */
+export class BufferFullError extends GuardAgentError {}
