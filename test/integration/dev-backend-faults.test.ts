@@ -32,6 +32,8 @@ function events(n: number): string {
   return JSON.stringify({ project_id: 'default', events: list, metrics: [], batch_id: `b-${randomUUID().slice(0, 8)}` });
 }
 
+const jsonOf = (r: Response): Promise<any> => r.json();
+
 /** Raw node:http POST: resolves with the status or rejects with the socket error. */
 function rawPost(url: string, path: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -194,7 +196,7 @@ describe('dev-backend: fault injection', () => {
 
     let r = await post('/__control/faults', { kind: 'status', status: 500, times: 'Infinity' });
     assert.equal(r.status, 200);
-    assert.equal((await r.json()).faults[0].remaining, 'Infinity');
+    assert.equal((await jsonOf(r)).faults[0].remaining, 'Infinity');
     assert.equal((await send(url, '/api/v1/events', events(1))).status, 500);
     assert.equal((await send(url, '/api/v1/events', events(1))).status, 500);
     assert.equal((await fetch(url + '/__control/faults', { method: 'DELETE' })).status, 200);
@@ -211,20 +213,20 @@ describe('dev-backend: fault injection', () => {
 
     const body = events(2);
     assert.equal((await send(url, '/api/v1/events', body)).status, 200);
-    const state = await (await fetch(url + '/__control/state')).json();
+    const state = await jsonOf(await fetch(url + '/__control/state'));
     assert.equal(state.eventCount, 2);
     assert.deepEqual(state.idempotencyKeys, JSON.parse(body).events.map((e: { idempotency_key: string }) => e.idempotency_key));
     assert.equal(state.stats.rejected.byStatus['500'], 2);
 
     const bad = await post('/__control/faults', { spec: '503x3,bogus' });
     assert.equal(bad.status, 400);
-    assert.match((await bad.json()).detail, /bogus/);
+    assert.match((await jsonOf(bad)).detail, /bogus/);
 
     assert.equal((await post('/__control/rules', { rule_id: 'ctl', version: 3 }, 'PUT')).status, 200);
     assert.equal((await send(url, '/api/v1/rules', undefined, 'GET')).json.rule_id, 'ctl');
 
     assert.equal((await fetch(url + '/__control/reset', { method: 'POST' })).status, 200);
-    const after = await (await fetch(url + '/__control/state')).json();
+    const after = await jsonOf(await fetch(url + '/__control/state'));
     assert.equal(after.eventCount, 0);
     assert.equal(after.stats.requests, 0);
   });
