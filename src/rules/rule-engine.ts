@@ -121,6 +121,8 @@ export class RuleEngine {
       }
     }
     this.userAgentAny = combine(this.userAgents);
+    // V8 compiles a regex on first use: pay that here, not on the first request.
+    this.userAgentAny?.test('');
     const maxUa = options.maxUserAgentLength;
     this.maxUaLength = typeof maxUa === 'number' && maxUa > 0 ? maxUa : 1024;
     const hasGlobal = typeof r.globalRateLimit === 'number' && r.globalRateLimit > 0 && typeof r.globalRateWindow === 'number' && r.globalRateWindow > 0;

@@ -7,7 +7,8 @@
  * codes (two ASCII letters, upper-cased), regex patterns (blockedUserAgents,
  * suspiciousPatterns: must compile, at most `maxPatternLength` characters, no
  * catastrophic-backtracking shape), rate limits (positive numbers), list sizes
- * (`maxListLength` per list, the excess reported once). Duplicates are removed
+ * (`maxListLength` per list, `maxPatterns` per pattern list, the excess
+ * reported once). Duplicates are removed
  * silently.
  *
  * Never throws: the input is typed `DynamicRules` but may come from anywhere
@@ -35,10 +36,16 @@ export interface SanitizeOptions {
   maxListLength?: number;
   /** Longest regex pattern accepted; default 512 characters. */
   maxPatternLength?: number;
+  /**
+   * Patterns kept per pattern list; default 1,000. Lower than `maxListLength`
+   * because every request runs them (as one combined regex).
+   */
+  maxPatterns?: number;
 }
 
 export const DEFAULT_MAX_LIST_LENGTH = 100_000;
 export const DEFAULT_MAX_PATTERN_LENGTH = 512;
+export const DEFAULT_MAX_PATTERNS = 1_000;
 
 const IP_LISTS = ['ipBlacklist', 'ipWhitelist', 'emergencyWhitelist'] as const;
 const COUNTRY_LISTS = ['blockedCountries', 'whitelistCountries'] as const;
@@ -79,6 +86,7 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
   };
   const maxList = positiveInt(options.maxListLength) ?? DEFAULT_MAX_LIST_LENGTH;
   const maxPattern = positiveInt(options.maxPatternLength) ?? DEFAULT_MAX_PATTERN_LENGTH;
+  const maxPatterns = positiveInt(options.maxPatterns) ?? DEFAULT_MAX_PATTERNS;
   const defaults = defaultDynamicRules();
   try {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -93,14 +101,14 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
       report(key, v, `expected ${type}${nullable ? ' or null' : ''}; using the default`);
       (rules as unknown as Record<string, unknown>)[key] = defaults[key];
     }
-    const list = (field: string, value: unknown): unknown[] => {
+    const list = (field: string, value: unknown, max = maxList): unknown[] => {
       if (!Array.isArray(value)) {
         report(field, value, 'expected an array; using []');
         return [];
       }
-      if (value.length > maxList) {
-        report(field, value, `${value.length - maxList} entries over the limit of ${maxList} dropped`);
-        return value.slice(0, maxList);
+      if (value.length > max) {
+        report(field, value, `${value.length - max} entries over the limit of ${max} dropped`);
+        return value.slice(0, max);
       }
       return value;
     };
@@ -132,7 +140,7 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
 
     for (const field of PATTERN_LISTS) {
       const kept = new Set<string>();
-      for (const entry of list(field, rules[field])) {
+      for (const entry of list(field, rules[field], maxPatterns)) {
         const reason = patternProblem(entry, maxPattern);
         if (reason) report(field, entry, reason);
         else kept.add(entry as string);

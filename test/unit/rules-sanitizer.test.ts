@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { GuardAgentValidationError } from '../../src/errors.js';
+import { defaultDynamicRules, parseDynamicRules, type DynamicRules } from '../../src/models/dynamic-rules.js';
+import { catastrophicBacktrackingReason } from '../../src/rules/regex-safety.js';
+import { RuleEngine } from '../../src/rules/rule-engine.js';
+import { patternProblem, sanitizeRules } from '../../src/rules/rules-sanitizer.js';
+
+const rules = (over: Partial<DynamicRules>): DynamicRules => ({ ...defaultDynamicRules(), ...over });
+const fields = (problems: Array<{ field: string }>): string[] => problems.map((p) => p.field);
+
+describe('rules/rules-sanitizer', () => {
+  it('keeps a clean ruleset unchanged and reports nothing', () => {
+    const input = rules({
+      ipBlacklist: ['1.2.3.4', '10.0.0.0/8', '2001:db8::/32'],
+      blockedCountries: ['RU', 'CN'],
+      blockedUserAgents: ['curl', 'python-requests/\\d+'],
+      globalRateLimit: 100,
+      globalRateWindow: 60,
+      endpointRateLimits: { '/login': [5, 60] },
+    });
+    const { rules: out, problems } = sanitizeRules(input);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(out, input);
+  });
+
+  it('drops invalid IPs and CIDRs from the three IP lists and keeps the rest', () => {
+    const { rules: out, problems } = sanitizeRules(
+      rules({
+        ipBlacklist: ['1.2.3.4', '999.1.1.1', '10.0.0.0/33', ' 5.6.7.8 ', '1.2.3.4'],
+        ipWhitelist: ['::1', 'localhost'],
+        emergencyWhitelist: ['2001:db8::/129', '192.168.0.0/16', 7 as unknown as string],
+      }),
+    );
+    assert.deepEqual(out.ipBlacklist, ['1.2.3.4', '5.6.7.8']);
+    assert.deepEqual(out.ipWhitelist, ['::1']);
+    assert.deepEqual(out.emergencyWhitelist, ['192.168.0.0/16']);
+    assert.deepEqual(fields(problems), ['ipBlacklist', 'ipBlacklist', 'ipWhitelist', 'emergencyWhitelist', 'emergencyWhitelist']);
+    assert.match(problems[0].reason, /out of range/);
+    assert.equal(problems[0].value, '999.1.1.1');
+  });
+
+  it('keeps two-letter country codes upper-cased and drops the rest', () => {
+    const { rules: out, problems } = sanitizeRules(rules({ blockedCountries: ['ru', 'USA', 'C', 'Cn', 'ÄÖ', '12', 'RU'], whitelistCountries: ['us', ''] }));
+    assert.deepEqual(out.blockedCountries, ['RU', 'CN']);
+    assert.deepEqual(out.whitelistCountries, ['US']);
+    assert.deepEqual(problems.map((p) => p.value), ['USA', 'C', 'ÄÖ', '12', '']);
+  });
+
+  it('drops patterns that do not compile, are too long, or backtrack catastrophically', () => {
+    const long = 'a'.repeat(513);
+    const { rules: out, problems } = sanitizeRules(
+      rules({
+        blockedUserAgents: ['curl', 'bad(', long, '(a+)+$', 'sqlmap', ''],
+        suspiciousPatterns: ['union\\s+select', '(.*)*x', '(x|x)*y', '[unclosed', '<script'],
+      }),
+    );
+    assert.deepEqual(out.blockedUserAgents, ['curl', 'sqlmap']);
+    assert.deepEqual(out.suspiciousPatterns, ['union\\s+select', '<script']);
+    const reasons = problems.map((p) => p.reason);
+    assert.ok(reasons.some((r) => /does not compile/.test(r)));
+    assert.ok(reasons.some((r) => /longer than 512/.test(r)));
+    assert.ok(reasons.some((r) => /nested quantifier/.test(r)));
+    assert.ok(reasons.some((r) => /overlapping alternatives/.test(r)));
+    assert.ok(reasons.some((r) => /empty pattern/.test(r)));
+    assert.equal(problems.find((p) => /longer/.test(p.reason))?.value, 'a'.repeat(80) + '…', 'huge values are previewed, not copied');
+  });
+
+  it('flags the classic catastrophic shapes and passes ordinary patterns', () => {
+    for (const bad of ['(a+)+', '(a*)*', '(.*)*', '(?:\\d+){2,}', '(a|a)*', '(a|aa)+', '^(\\w+\\s?)*$', '((ab)*)+', '([a-z]+)*', '(?<n>x+)+']) {
+      assert.equal(typeof catastrophicBacktrackingReason(bad), 'string', bad);
+    }
+    for (const ok of ['curl', 'Mozilla/5\\.0 \\(compatible; bot\\)', '(a|b)+', '(ab)+', '\\d+\\.\\d+', '[(+*]+', 'a{2,3}', '(a+)?', '(?:GET|POST) /x', '\\(a+\\)+']) {
+      assert.equal(catastrophicBacktrackingReason(ok), null, ok);
+    }
+    assert.equal(patternProblem('x'.repeat(20), 10), 'pattern longer than 10 characters');
+  });
+
+  it('drops non-positive rate limits', () => {
+    const { rules: out, problems } = sanitizeRules(
+      rules({
+        globalRateLimit: 0,
+        globalRateWindow: 60,
+        endpointRateLimits: { '/ok': [10, 60], '/zero': [0, 60], '/neg': [5, -1], '/nan': [Number.NaN, 1], '/bad': 'x' as unknown as [number, number], '': [1, 1] },
+      }),
+    );
+    assert.equal(out.globalRateLimit, null);
+    assert.equal(out.globalRateWindow, null);
+    assert.deepEqual(out.endpointRateLimits, { '/ok': [10, 60] });
+    assert.deepEqual(fields(problems), ['globalRateLimit', 'endpointRateLimits./zero', 'endpointRateLimits./neg', 'endpointRateLimits./nan', 'endpointRateLimits./bad', 'endpointRateLimits.']);
+    const half = sanitizeRules(rules({ globalRateLimit: 10, globalRateWindow: null }));
+    assert.equal(half.rules.globalRateLimit, null);
+    assert.match(half.problems[0].reason, /needs both/);
+  });
+
+  it('caps huge lists and reports the excess once', () => {
+    const big = Array.from({ length: 150_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const { rules: out, problems } = sanitizeRules(rules({ ipBlacklist: big }));
+    assert.equal(out.ipBlacklist.length, 100_000);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0].reason, /50000 entries over the limit of 100000/);
+    const small = sanitizeRules(rules({ blockedCountries: ['AA', 'BB', 'CC'] }), { maxListLength: 2 });
+    assert.deepEqual(small.rules.blockedCountries, ['AA', 'BB']);
+    const patterns = sanitizeRules(rules({ blockedUserAgents: Array.from({ length: 1005 }, (_, i) => `bot${i}`) }));
+    assert.equal(patterns.rules.blockedUserAgents.length, 1000, 'pattern lists have a lower cap: each request runs them');
+    assert.match(patterns.problems[0].reason, /5 entries over the limit of 1000/);
+  });
+
+  it('repairs wrong types instead of throwing', () => {
+    const garbage = { ...defaultDynamicRules(), ipBlacklist: 'x', emergencyMode: 'yes', version: Infinity, blockedCloudProviders: ['AWS', 'DO'], endpointRateLimits: [] } as unknown as DynamicRules;
+    const { rules: out, problems } = sanitizeRules(garbage);
+    assert.deepEqual(out.ipBlacklist, []);
+    assert.equal(out.emergencyMode, false);
+    assert.equal(out.version, 1);
+    assert.deepEqual(out.blockedCloudProviders, ['AWS']);
+    assert.deepEqual(out.endpointRateLimits, {});
+    assert.deepEqual(fields(problems).sort(), ['blockedCloudProviders', 'emergencyMode', 'endpointRateLimits', 'ipBlacklist', 'version']);
+    for (const weird of [null, undefined, 42, 'rules', [], new Proxy({}, { get: () => { throw new Error('boom'); }, ownKeys: () => { throw new Error('boom'); } })]) {
+      const r = sanitizeRules(weird as unknown as DynamicRules);
+      assert.equal(r.rules.ruleId, 'default-rule');
+      assert.ok(r.problems.length > 0);
+    }
+  });
+
+  describe('fuzzed payloads never throw out of sanitize or RuleEngine construction', () => {
+    const check = (payload: unknown): void => {
+      let parsed: DynamicRules;
+      try {
+        parsed = parseDynamicRules(payload);
+      } catch (err) {
+        assert.ok(err instanceof GuardAgentValidationError, `parse throws only validation errors, got ${String(err)}`);
+        parsed = payload as DynamicRules; // what a careless caller would pass on: sanitize must cope
+      }
+      const { rules: out } = sanitizeRules(parsed);
+      const engine = new RuleEngine(out, { sanitized: true });
+      const d = engine.evaluate({ ip: '1.2.3.4', userAgent: 'curl/8', country: 'US', path: '/login', now: 1 });
+      assert.ok(d instanceof Promise || d.action === 'allow' || d.action === 'block');
+      new RuleEngine(parsed);
+    };
+
+    it('fc.anything()', () => {
+      fc.assert(fc.property(fc.anything({ withNullPrototype: true, withBigInt: true, withDate: true, withMap: true }), check), { numRuns: 1500 });
+    });
+
+    it('rule-shaped objects with wrong types in every field', () => {
+      const anyValue = fc.oneof(fc.anything(), fc.array(fc.oneof(fc.string(), fc.ipV4(), fc.ipV6(), fc.integer(), fc.constant(null))), fc.string(), fc.integer(), fc.double());
+      const keys = ['ip_blacklist', 'ipWhitelist', 'emergency_whitelist', 'blocked_countries', 'whitelistCountries', 'blocked_user_agents', 'suspicious_patterns', 'global_rate_limit', 'globalRateWindow', 'endpoint_rate_limits', 'emergency_mode', 'blocked_cloud_providers', 'version', 'timestamp', 'enable_rate_limiting'];
+      fc.assert(fc.property(fc.dictionary(fc.constantFrom(...keys), anyValue), check), { numRuns: 1500 });
+    });
+
+    it('huge arrays', () => {
+      fc.assert(
+        fc.property(fc.constantFrom('ip_blacklist', 'blocked_user_agents', 'blocked_countries', 'emergency_whitelist'), fc.integer({ min: 100_001, max: 120_000 }), (key, n) => {
+          const payload = { [key]: Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 'x(' : `1.1.${(i >> 8) & 255}.${i & 255}`)) };
+          const out = sanitizeRules(parseDynamicRules(payload));
+          const camel = key.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) as keyof DynamicRules;
+          assert.ok((out.rules[camel] as string[]).length <= (key === 'blocked_user_agents' ? 1_000 : 100_000));
+          check(payload);
+        }),
+        { numRuns: 4 },
+      );
+    });
+  });
+});
