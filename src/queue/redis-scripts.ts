@@ -21,6 +21,13 @@ local function depth(pend, infl, meta)
   local m = redis.call('HMGET', meta, 'items', 'bytes')
   return redis.call('LLEN', pend), redis.call('LLEN', infl), tonumber(m[1]) or 0, tonumber(m[2]) or 0
 end
+-- Redis refuses memory-growing commands at maxmemory only while a script has
+-- not written yet. Scripts that just move ids or delete (take, ack, release,
+-- heartbeat, claim) start with this no-op write so they keep working when
+-- Redis is full; enqueue does not, so it gets the OOM error and can trim.
+local function allowAtMaxmemory(key)
+  redis.call('HDEL', key, '')
+end
 local function uncount(meta, n, b)
   redis.call('HINCRBY', meta, 'items', -n)
   redis.call('HINCRBY', meta, 'bytes', -b)
@@ -81,6 +88,7 @@ return {'OK', p, f, n, b, droppedItems, droppedBatches, added}
  */
 export const TAKE = `${COMMON}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'LOSS'} end
+allowAtMaxmemory(KEYS[5])
 local max, cutoff = tonumber(ARGV[2]), tonumber(ARGV[3])
 local out, taken, expiredItems, expiredBatches, missing = {}, 0, 0, 0, 0
 while taken < max do
@@ -118,6 +126,7 @@ return {'OK', p, f, n, b, expiredItems, expiredBatches, missing, out}
  */
 export const ACK = `${COMMON}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'LOSS'} end
+allowAtMaxmemory(KEYS[5])
 local removed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
@@ -142,6 +151,7 @@ return {'OK', p, f, n, b, removed}
  */
 export const RELEASE = `${COMMON}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'LOSS'} end
+allowAtMaxmemory(KEYS[5])
 local released, rewritten = 0, 0
 for i = #ARGV - 1, 2, -2 do
   local id, json = ARGV[i], ARGV[i + 1]
@@ -170,6 +180,7 @@ return {'OK', p, f, n, b, released, rewritten}
  * Reply: OK, depth x4, epoch, replayed, expiredItems, expiredBatches
  */
 export const REGISTER = `${COMMON}
+allowAtMaxmemory(KEYS[7])
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '' then
   if not current then
@@ -212,6 +223,7 @@ return {'OK', p, f, n, b, current, replayed, expiredItems, expiredBatches}
 export const CLAIM = `${COMMON}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'LOSS'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'ALIVE'} end
+allowAtMaxmemory(KEYS[9])
 while redis.call('LMOVE', KEYS[5], KEYS[4], 'RIGHT', 'LEFT') do end
 local moved = 0
 while redis.call('LMOVE', KEYS[4], KEYS[7], 'LEFT', 'RIGHT') do moved = moved + 1 end
