@@ -1,0 +1,169 @@
+/**
+ * GuardLogRecordProcessor wraps the processor that feeds the
+ * GuardLogRecordExporter (normally the SDK's BatchLogRecordProcessor) to add
+ * two things the SDK does not give:
+ *
+ * 1. Span events: a guard record emitted inside an active, recording span
+ *    also becomes a `guard.security_event` span event, so the block shows up
+ *    in the trace next to the request it stopped.
+ * 2. Drop detection: when its queue is full, the batch processor drops the
+ *    NEWEST records without a trace. Counting what goes in (every onEmit) and
+ *    what comes out (every record the exporter receives, through the shared
+ *    ExportedRecordCounter) gives the queue depth; whatever would push it
+ *    past `maxQueueSize` was dropped, and is counted in `sdkQueueDropped`.
+ */
+import { type Context, context as contextApi, diag, trace } from '@opentelemetry/api';
+import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import { EVENT_ATTRIBUTES, GUARD_EVENT_NAME, isGuardRecord } from './event-mapping.js';
+import type { ReceivedRecordsListener } from './guard-log-exporter.js';
+
+/** What the exporter received, shared between the GuardLogRecordExporter (writer) and the processor (reader). */
+export class ExportedRecordCounter implements ReceivedRecordsListener {
+  total = 0;
+  guard = 0;
+
+  add(total: number, guard: number): void {
+    this.total += total;
+    this.guard += guard;
+  }
+}
+
+export interface GuardLogRecordProcessorOptions {
+  /** The processor that feeds the GuardLogRecordExporter (its owner constructs it). */
+  inner: LogRecordProcessor;
+  /** The same counter passed to the GuardLogRecordExporter as `receivedCounter`. */
+  exported: ExportedRecordCounter;
+  /** The inner batch processor's `maxQueueSize` (the SDK's default is 2048). */
+  maxQueueSize?: number;
+  /** Add a span event to the active span for each guard record. Default true. */
+  spanEvents?: boolean;
+}
+
+export interface GuardLogRecordProcessorStats {
+  emitted: number;
+  guardEmitted: number;
+  /** Records the inner processor dropped because its queue was full. */
+  sdkQueueDropped: number;
+  /** The guard records among them. */
+  guardSdkQueueDropped: number;
+  spanEventsAdded: number;
+}
+
+export const SDK_DEFAULT_MAX_QUEUE_SIZE = 2048;
+
+/** Attributes copied onto the span event: the few that say what happened, primitives only. */
+const SPAN_EVENT_KEYS = [
+  EVENT_ATTRIBUTES.eventType,
+  EVENT_ATTRIBUTES.actionTaken,
+  EVENT_ATTRIBUTES.reason,
+  EVENT_ATTRIBUTES.ipAddress,
+  EVENT_ATTRIBUTES.endpoint,
+  EVENT_ATTRIBUTES.method,
+  EVENT_ATTRIBUTES.ruleType,
+  EVENT_ATTRIBUTES.idempotencyKey,
+] as const;
+
+export class GuardLogRecordProcessor implements LogRecordProcessor {
+  private readonly inner: LogRecordProcessor;
+  private readonly exported: ExportedRecordCounter;
+  private readonly maxQueueSize: number;
+  private readonly spanEvents: boolean;
+  private emitted = 0;
+  private guardEmitted = 0;
+  private dropped = 0;
+  private guardDropped = 0;
+  private spanEventsAdded = 0;
+  private warnedDrops = false;
+
+  constructor(options: GuardLogRecordProcessorOptions) {
+    this.inner = options.inner;
+    this.exported = options.exported;
+    this.maxQueueSize = options.maxQueueSize ?? SDK_DEFAULT_MAX_QUEUE_SIZE;
+    this.spanEvents = options.spanEvents ?? true;
+  }
+
+  onEmit(record: ReadWriteLogRecord, context?: Context): void {
+    const guard = isGuardRecord(record);
+    if (guard && this.spanEvents) this.addSpanEvent(record, context ?? contextApi.active());
+    this.emitted++;
+    if (guard) this.guardEmitted++;
+    this.inner.onEmit(record, context);
+    this.estimateDrops(guard);
+  }
+
+  /**
+   * The live estimate. Its (small, transient) imprecision: the batch
+   * processor takes a batch out of its queue a few microtasks BEFORE it
+   * calls the exporter, so during a synchronous burst up to one export batch
+   * is in neither count and the estimate overcounts drops by at most that
+   * much; once those records reach the exporter the estimate can undercount
+   * by as much. Both errors vanish at `forceFlush()`/`shutdown()`, where
+   * every accepted record has reached the exporter and the count is
+   * reconciled to exactly `emitted - exported`.
+   */
+  private estimateDrops(guard: boolean): void {
+    const queued = this.emitted - this.exported.total - this.dropped;
+    if (queued > this.maxQueueSize) {
+      // The SDK drops the newest record: the one just emitted.
+      this.dropped += queued - this.maxQueueSize;
+      if (guard) this.guardDropped++;
+      if (!this.warnedDrops) {
+        this.warnedDrops = true;
+        diag.warn(`guard-agent: the log batch processor's queue (${this.maxQueueSize}) is full; records are being dropped (counted in sdkQueueDropped)`);
+      }
+    } else if (queued < 0) {
+      // A queue cannot be negative: drops counted earlier were records in the extraction gap.
+      this.dropped += queued;
+    }
+    const guardQueued = this.guardEmitted - this.exported.guard - this.guardDropped;
+    if (guardQueued < 0) this.guardDropped += guardQueued;
+  }
+
+  /** Exact once the inner processor has handed every accepted record to the exporter. */
+  private reconcile(): void {
+    this.dropped = Math.max(0, this.emitted - this.exported.total);
+    this.guardDropped = Math.max(0, this.guardEmitted - this.exported.guard);
+  }
+
+  private addSpanEvent(record: ReadWriteLogRecord, ctx: Context): void {
+    const span = trace.getSpan(ctx);
+    if (!span || !span.isRecording()) return;
+    const attrs: Record<string, string | number | boolean> = {};
+    for (const key of SPAN_EVENT_KEYS) {
+      const v = record.attributes[key];
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attrs[key] = v;
+    }
+    try {
+      span.addEvent(GUARD_EVENT_NAME, attrs, record.hrTime);
+      this.spanEventsAdded++;
+    } catch (err) {
+      diag.debug('guard-agent: could not add the span event', err);
+    }
+  }
+
+  enabled(options: Parameters<NonNullable<LogRecordProcessor['enabled']>>[0]): boolean {
+    return this.inner.enabled?.(options) ?? true;
+  }
+
+  async forceFlush(): Promise<void> {
+    const before = this.emitted;
+    await this.inner.forceFlush();
+    // Records emitted during the flush may still sit in the queue; reconcile only when there were none.
+    if (this.emitted === before) this.reconcile();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.inner.shutdown();
+    this.reconcile();
+  }
+
+  getStats(): GuardLogRecordProcessorStats {
+    return {
+      emitted: this.emitted,
+      guardEmitted: this.guardEmitted,
+      sdkQueueDropped: this.dropped,
+      guardSdkQueueDropped: this.guardDropped,
+      spanEventsAdded: this.spanEventsAdded,
+    };
+  }
+}
