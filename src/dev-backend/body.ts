@@ -5,6 +5,13 @@
 import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
 
+/** The client went away before sending its whole body: nobody is left to answer. */
+export class RequestAbortedError extends Error {
+  constructor() {
+    super('client closed the connection before the request body ended');
+  }
+}
+
 export interface RawBody {
   /** The bytes kept; empty when the body went over `limit`. */
   bytes: Buffer;
@@ -36,6 +43,10 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<RawBod
     });
     req.on('end', () => resolve({ bytes: overLimit ? Buffer.alloc(0) : Buffer.concat(chunks), received, overLimit }));
     req.on('error', reject);
+    // A client that hangs up mid-body never sends 'end'.
+    req.on('close', () => {
+      if (!req.complete) reject(new RequestAbortedError());
+    });
   });
 }
 

@@ -25,6 +25,8 @@ export interface BackendContext {
   recordFile: RecordFile | undefined;
   controlApi: boolean;
   emit<K extends keyof DevBackendEvents>(event: K, ...args: DevBackendEvents[K]): void;
+  /** True once stop() was called: requests still in an injected delay store nothing. */
+  stopped(): boolean;
   /** Clears stored data and faults. */
   reset(): void;
   setRules(rules: object | null): void;

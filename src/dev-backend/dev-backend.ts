@@ -68,6 +68,7 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
         // EventEmitter's generic signature cannot follow a generic key; the context's type already ties the two.
         (this.emit as (name: string, ...payload: unknown[]) => boolean)(event, ...args);
       },
+      stopped: () => this.server === undefined,
       reset: () => this.reset(),
       setRules: (rules) => this.setRules(rules),
     };

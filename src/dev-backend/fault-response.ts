@@ -8,11 +8,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { REASONS, sendJson, sendOversized, sendRaw } from './respond.js';
 import type { DownFault, Fault } from './types.js';
 
+/** Unref'd, so a pending injected delay never keeps the process alive after stop(). */
+const wait = (ms: number): Promise<void> => sleep(ms, undefined, { ref: false });
+
 export async function answerFault(fault: Fault, req: IncomingMessage, res: ServerResponse): Promise<number | 'continue'> {
-  if (fault.delayMs) await sleep(fault.delayMs);
+  if (fault.delayMs) await wait(fault.delayMs);
+  // The client (or stop()) closed the connection while we waited: nothing is left to answer.
+  if (fault.kind !== 'delay' && (res.destroyed || req.socket.destroyed)) return 0;
   switch (fault.kind) {
     case 'delay':
-      await sleep(fault.ms);
+      await wait(fault.ms);
       return 'continue';
     case 'status': {
       const headers: Record<string, string> = { ...fault.headers };

@@ -59,6 +59,9 @@ export async function handleIngest(ctx: BackendContext, req: IncomingMessage, re
   if (fault) {
     const outcome = await answerFault(fault, req, res);
     if (outcome !== 'continue') return done(outcome);
+    // A delay outlived the server: a stopped backend records nothing. (A client that merely
+    // timed out is different: like the real backend, we still store its batch — a lost ACK.)
+    if (ctx.stopped()) return 0;
   }
 
   if (!ctx.auth.allows(header(req, 'x-api-key'), header(req, 'x-project-id'))) {

@@ -32,8 +32,8 @@ export function sendOversized(res: ServerResponse, status: number, bytes: number
   res.writeHead(status, { 'content-type': 'text/html', 'content-length': String(bytes) });
   return new Promise((resolve) => {
     let left = bytes;
-    const finish = (): void => resolve();
-    res.on('close', finish);
+    if (res.destroyed) return resolve();
+    res.on('close', () => resolve());
     const write = (): void => {
       while (left > 0 && !res.destroyed) {
         let piece: Buffer;

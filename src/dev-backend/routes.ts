@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
+import { RequestAbortedError } from './body.js';
 import type { BackendContext } from './context.js';
 import { handleControl } from './control.js';
 import { ENCRYPTED_PATH, EVENTS_PATH, METRICS_PATH, STATUS_PATH, handleIngest } from './ingest.js';
@@ -62,6 +63,10 @@ export async function handleRequest(ctx: BackendContext, req: IncomingMessage, r
     ctx.store.countRequest(record);
     ctx.emit('request', record);
   } catch (err) {
+    if (err instanceof RequestAbortedError || req.destroyed) {
+      diag.debug(`dev-backend: ${req.method} ${path}: client went away`);
+      return;
+    }
     diag.error(`dev-backend: ${req.method} ${path} failed: ${(err as Error).stack ?? String(err)}`);
     if (!res.headersSent && !res.destroyed) sendDetail(res, 500, 'Internal Server Error');
     else res.destroy();

@@ -20,6 +20,7 @@ export async function handleRules(ctx: BackendContext, req: IncomingMessage, res
   if (fault) {
     const outcome = await answerFault(fault, req, res);
     if (outcome !== 'continue') return outcome;
+    if (ctx.stopped()) return 0;
   }
   if (!ctx.auth.allows(header(req, 'x-api-key'), header(req, 'x-project-id'))) {
     sendDetail(res, 401, 'Invalid API key or project ID');

@@ -101,6 +101,49 @@ describe('dev-backend: fault injection', () => {
     assert.equal(backend.events.length, 2);
   });
 
+  it('a client timing out during a delay loses the ACK, but the batch is stored and a resend is deduplicated', async () => {
+    backend.faults.push({ kind: 'delay', ms: 300 });
+    const body = events(3);
+    const signal = AbortSignal.timeout(100);
+    await assert.rejects(fetch(url + '/api/v1/events', { method: 'POST', headers: { 'x-api-key': KEY }, body, signal }));
+    const deadline = Date.now() + 3000;
+    while (backend.events.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(backend.events.length, 3);
+    assert.equal((await send(url, '/api/v1/events', body)).status, 200);
+    assert.equal(backend.events.length, 3);
+    assert.equal(backend.stats.duplicateEvents, 3);
+  });
+
+  it('stop() during an injected delay closes the connection promptly', async () => {
+    backend.faults.push({ kind: 'delay', ms: 10_000 });
+    const pending = send(url, '/api/v1/events', events(1)).then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await backend.stop();
+    assert.equal(await pending, 'failed');
+    assert.ok(Date.now() - started < 2000);
+    ({ url } = await backend.start());
+    assert.equal((await send(url, '/api/v1/events', events(1))).status, 200);
+  });
+
+  it('a client hanging up mid-body leaves the server healthy', async () => {
+    await new Promise<void>((resolve) => {
+      const req = request(url + '/api/v1/events', { method: 'POST', headers: { 'x-api-key': KEY, 'content-length': '100000' } });
+      req.on('error', () => resolve());
+      req.write('{"events":[');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await send(url, '/api/v1/events', events(1))).status, 200);
+    assert.equal(backend.batches.length, 1, 'the aborted request is not recorded as a batch');
+  });
+
   it('reset destroys the socket after reading the request', async () => {
     backend.faults.push({ kind: 'reset' });
     await assert.rejects(rawPost(url, '/api/v1/events', events(1)), (err: NodeJS.ErrnoException) => {
