@@ -106,11 +106,8 @@ export class RequestExecutor {
       if (remaining <= 0) return { kind: 'not_sent', reason: 'deadline', attempts, lastStatus };
 
       // Auth-failed mode: nothing goes out but one probe per minute.
-      if (this.authFailed) {
-        if (now() < this.nextAuthProbeAt) {
-          return { kind: 'not_sent', reason: 'auth_failed', attempts, lastStatus, retryAfterMs: this.msUntilAuthProbe() };
-        }
-        this.nextAuthProbeAt = now() + AUTH_PROBE_INTERVAL_MS;
+      if (this.authFailed && now() < this.nextAuthProbeAt) {
+        return { kind: 'not_sent', reason: 'auth_failed', attempts, lastStatus, retryAfterMs: this.msUntilAuthProbe() };
       }
       if (!limiter.tryAcquire()) {
         return { kind: 'not_sent', reason: 'rate_limited_locally', attempts, lastStatus, retryAfterMs: limiter.msUntilToken() };
@@ -118,6 +115,9 @@ export class RequestExecutor {
       if (!breaker.tryAcquire()) {
         return { kind: 'not_sent', reason: 'breaker_open', attempts, lastStatus, retryAfterMs: breaker.msUntilProbe() || undefined };
       }
+      // This request is the probe: reserve the slot only now, so a probe refused by the
+      // limiter or the breaker does not cost a whole minute.
+      if (this.authFailed) this.nextAuthProbeAt = now() + AUTH_PROBE_INTERVAL_MS;
 
       attempts++;
       const isLast = attempt >= s.retryAttempts;

@@ -397,6 +397,23 @@ describe('HTTPTransport against the dev backend', () => {
     assert.equal(backend.batches[1].headers['x-api-key'], KEY);
   });
 
+  it('updateConfig switches endpoint, retries and breaker options live', async () => {
+    const second = new DevBackend({ apiKeys: [KEY], projectId: PROJECT });
+    const { url: url2 } = await second.start();
+    try {
+      const t = make({ retryAttempts: 0 });
+      backend.faults.push({ kind: 'status', status: 503, times: 2 });
+      assert.equal((await t.sendBatch(eventBatch(1))).outcome, 'retry_later', 'no retries with retryAttempts 0');
+      t.updateConfig({ ...DEFAULT_CONFIG, apiKey: KEY, endpoint: `${url2}/`, projectId: PROJECT, backoffFactor: 0.01, maxBackoff: 0.05, retryAttempts: 1 });
+      second.faults.push({ kind: 'status', status: 503 });
+      assert.equal((await t.sendBatch(eventBatch(1))).outcome, 'delivered', 'one retry now allowed');
+      assert.equal(second.batches.length, 2);
+      assert.equal(backend.batches.length, 1);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('breaker: opens on 5xx, short-circuits, admits exactly one half-open probe, closes on success', async () => {
     backend.faults.push({ kind: 'down' });
     const t = make({ breaker: { failureThreshold: 3, recoveryTimeoutMs: 10_000 }, retryAttempts: 5 });
