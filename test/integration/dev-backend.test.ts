@@ -140,6 +140,21 @@ describe('dev-backend: ingest routes', () => {
     assert.equal(backend.stats.statuses, 1);
   });
 
+  it('422 for a status body outside the AgentStatus model; 415 for an unknown Content-Encoding', async () => {
+    const bad = await send(url, '/api/v1/status', JSON.stringify({ ...JSON.parse(GOLDEN_C), status: 'sleepy', events_sent: 1.5 }));
+    assert.equal(bad.status, 422);
+    assert.deepEqual(
+      bad.json.detail.map((d: { loc: unknown[]; type: string }) => [d.loc.join('.'), d.type]),
+      [
+        ['body.status', 'literal_error'],
+        ['body.events_sent', 'int_from_float'],
+      ],
+    );
+    assert.equal(backend.statuses.length, 0);
+    const br = await send(url, '/api/v1/events', GOLDEN_A, { 'content-encoding': 'br' });
+    assert.equal(br.status, 415);
+  });
+
   it('rejects malformed gzip with 400', async () => {
     const r = await send(url, '/api/v1/events', Buffer.from('definitely not gzip'), { 'Content-Encoding': 'gzip' });
     assert.equal(r.status, 400);
