@@ -11,7 +11,7 @@ const run = (args) => execFileSync(process.execPath, [tsc, ...args], { stdio: 'i
 
 rmSync('dist', { recursive: true, force: true });
 run(['-p', 'tsconfig.build.json', '--outDir', 'dist/esm', '--module', 'NodeNext']);
-run(['-p', 'tsconfig.build.json', '--outDir', 'dist/cjs', '--module', 'CommonJS', '--moduleResolution', 'Node10']);
+run(['-p', 'tsconfig.build.json', '--outDir', 'dist/cjs', '--module', 'CommonJS', '--moduleResolution', 'Node10', '--ignoreDeprecations', '6.0']);
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');

@@ -1,0 +1,67 @@
+/**
+ * The `guard-agent` command. Each subcommand is a small async function that
+ * returns an exit code; `main` only parses and dispatches, so the CLI is
+ * testable in-process and from the built `bin/guard-agent.js`.
+ */
+import { VERSION } from './version.js';
+
+const HELP = `guard-agent ${VERSION}: the guard agent for Node.js, built the OpenTelemetry way
+
+Usage:
+  guard-agent <command> [options]
+
+Commands:
+  dev-backend   Run a local guard backend (the five API endpoints) for trying the agent
+                  --port N            port to listen on (default 8080; 0 = any free port)
+                  --host H            address to bind (default 127.0.0.1)
+                  --api-key KEY       accepted X-API-Key (default dev-api-key-0123456789; repeatable)
+                  --project-id ID     require this X-Project-ID
+                  --rules FILE        serve GET /api/v1/rules from this JSON file (reloaded on change)
+                  --record FILE       append every accepted batch and status as JSON lines
+                  --fault SPEC        inject faults, e.g. 503x3,429:ra=2,reset,delay=500,down=30s
+                  --signing-secret S  require X-Payload-Signature (HMAC-SHA256)
+                  --encryption-key K  accept /api/v1/events/encrypted (urlsafe base64, 32 bytes)
+  smoke         Send a few security events and metrics to a backend and report what it accepted
+                  --endpoint URL      backend base URL (default: start a dev backend in-process)
+                  --api-key KEY       API key (default: GUARD_AGENT_API_KEY or the dev key)
+                  --count N           events to send (default 20)
+
+Options:
+  -h, --help      show this help
+  -v, --version   print the version
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  switch (command) {
+    case 'dev-backend':
+      return (await import('./cli/dev-backend-command.js')).runDevBackend(rest);
+    case 'smoke':
+      return (await import('./cli/smoke-command.js')).runSmoke(rest);
+    default:
+      process.stderr.write(`guard-agent: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+// Run when executed directly (`node --import tsx src/cli.ts ...`).
+const invokedPath = process.argv[1] ?? '';
+if (/[\\/]cli\.(ts|js)$/.test(invokedPath) && !invokedPath.includes('node_modules')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`guard-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
