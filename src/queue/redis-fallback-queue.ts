@@ -285,19 +285,26 @@ export class RedisFallbackQueue implements FallbackQueue {
     const memoryIds: string[] = [];
     for (const id of ids) (isMemoryId(id) ? memoryIds : redisIds).push(id);
     if (memoryIds.length > 0) this.acked += this.memory.ackNow(memoryIds);
-    for (const id of redisIds) {
-      if (this.held.delete(id) || this.deferredRelease.delete(id)) this.acked++;
-    }
     if (redisIds.length === 0) return;
-    if (!this.available || this.closed) {
-      for (const id of redisIds) this.deferredAck.add(id);
-      return;
+    for (const id of redisIds) {
+      const deferred = this.deferredRelease.get(id);
+      if (!deferred) continue;
+      this.deferredRelease.delete(id);
+      this.held.set(id, deferred);
     }
-    try {
-      await this.removeFromRedis(redisIds);
-    } catch (error) {
-      this.onRedisError(error, 'ack');
-      for (const id of redisIds) this.deferredAck.add(id);
+    let removed = false;
+    if (this.available && !this.closed) {
+      try {
+        // Still held during the call: if it finds a data loss, these are not counted as lost.
+        await this.removeFromRedis(redisIds);
+        removed = true;
+      } catch (error) {
+        this.onRedisError(error, 'ack');
+      }
+    }
+    for (const id of redisIds) {
+      if (this.held.delete(id)) this.acked++;
+      if (!removed) this.deferredAck.add(id);
     }
   }
 
@@ -307,20 +314,23 @@ export class RedisFallbackQueue implements FallbackQueue {
     const released: [string, HeldBatch][] = [];
     for (const id of ids) {
       const held = this.held.get(id);
-      if (!held) continue;
-      this.held.delete(id);
-      released.push([id, held]);
+      if (held) released.push([id, held]);
     }
     if (released.length === 0) return;
+    let done = false;
     if (this.available && !this.closed) {
       try {
+        // Still held during the call: if it finds a data loss, these are not counted as lost.
         await this.releaseToRedis(released);
-        return;
+        done = true;
       } catch (error) {
         this.onRedisError(error, 'release');
       }
     }
-    for (const [id, held] of released) this.deferredRelease.set(id, held);
+    for (const [id, held] of released) {
+      this.held.delete(id);
+      if (!done) this.deferredRelease.set(id, held);
+    }
   }
 
   stats(): QueueStats {
