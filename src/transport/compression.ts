@@ -1,8 +1,12 @@
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip, gzipSync } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
 
 /**
- * zlib level 1: on batches at the 256 KiB body cap it is ~3.5x faster than
- * level 6 for a body ~10% larger (bench/http-client.ts prints the figures).
+ * zlib level 1: on event-like JSON at the 256 KiB body cap it measured ~2x
+ * faster than level 6 (4x on very repetitive JSON) for output only ~7% larger
+ * (16.1% vs 15.0% of the input); bench/http-client.ts prints the figures.
  * The wire is not the bottleneck for a few hundred KB per flush; CPU time in
  * the host process is what we want to keep small.
  */
@@ -20,17 +24,20 @@ export interface MaybeCompressed {
 }
 
 /**
- * Gzip `body` when enabled and `body.length >= threshold`.
- *
- * Synchronous on purpose: bodies are capped at maxBodyBytes (256 KiB), where
- * level-1 `gzipSync` measured ~0.6 ms, and the async variant added ~0.3 ms of
- * thread-pool round trip (4x slower on 20 KB bodies) while competing with the
- * host's fs/dns work for libuv's 4 threads. One sub-millisecond block per
- * flush is cheaper than that.
+ * Bodies up to this size are gzipped synchronously; larger ones on libuv's
+ * thread pool. Measured (bench/http-client.ts, event-like JSON): on ~20 KB the
+ * async call costs 2-5x the sync one (thread-pool round trip) for a block of
+ * well under a millisecond; at the 256 KiB cap a sync level-1 gzip blocks the
+ * host's event loop for 0.6-5 ms depending on load, which a host serving
+ * requests feels, while the async variant keeps the loop free.
  */
-export function maybeCompress(body: Buffer, settings: CompressionSettings): MaybeCompressed {
+export const SYNC_GZIP_MAX_BYTES = 64 * 1024;
+
+/** Gzip `body` when enabled and `body.length >= threshold`. */
+export async function maybeCompress(body: Buffer, settings: CompressionSettings): Promise<MaybeCompressed> {
   if (!settings.compressionEnabled || body.length < settings.compressionThreshold) {
     return { bytes: body, gzipped: false };
   }
-  return { bytes: gzipSync(body, { level: GZIP_LEVEL }), gzipped: true };
+  const bytes = body.length <= SYNC_GZIP_MAX_BYTES ? gzipSync(body, { level: GZIP_LEVEL }) : await gzipAsync(body, { level: GZIP_LEVEL });
+  return { bytes, gzipped: true };
 }

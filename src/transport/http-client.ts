@@ -85,9 +85,10 @@ class UndiciHttpClient implements HttpClient {
     timer.unref();
     const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
     try {
+      const target = new URL(req.url);
       const res = await this.dispatcher.request({
-        origin: new URL(req.url).origin,
-        path: pathOf(req.url),
+        origin: target.origin,
+        path: target.pathname + target.search,
         method: req.method,
         headers: req.headers,
         body: req.body,
@@ -120,11 +121,6 @@ class UndiciHttpClient implements HttpClient {
   close(): Promise<void> {
     return this.dispatcher.close();
   }
-}
-
-function pathOf(url: string): string {
-  const u = new URL(url);
-  return u.pathname + u.search;
 }
 
 function toHttpError(err: unknown, timedOut: boolean, callerAborted: boolean, timeoutMs: number): HttpRequestError {

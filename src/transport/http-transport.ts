@@ -175,7 +175,7 @@ export class HTTPTransport {
     try {
       if (this.closed) return false;
       const json = Buffer.from(encodeStatus(status), 'utf8');
-      const body = prepareWireBody(json, this.config);
+      const body = await prepareWireBody(json, this.config);
       const r = await this.executor.exchange({ method: 'POST', path: PATHS.status, body: body.bytes, headers: body.headers });
       if (r.kind === 'response' && r.cls === 'success') return true;
       this.logFinal('status', PATHS.status, r);
@@ -281,7 +281,7 @@ export class HTTPTransport {
       return this.sendHalves(batch, opts);
     }
 
-    const body = prepareWireBody(json, this.config);
+    const body = await prepareWireBody(json, this.config);
     const r = await this.executor.exchange({
       method: 'POST',
       path,

@@ -23,8 +23,8 @@ export interface WireBody {
  * bytes in `signatureMode: 'wire'` (the Python agent's behaviour); see
  * reference 3.2's caveat.
  */
-export function prepareWireBody(json: Buffer, settings: WireBodySettings): WireBody {
-  const { bytes, gzipped } = maybeCompress(json, settings);
+export async function prepareWireBody(json: Buffer, settings: WireBodySettings): Promise<WireBody> {
+  const { bytes, gzipped } = await maybeCompress(json, settings);
   const headers: Record<string, string> = {};
   if (gzipped) headers['Content-Encoding'] = 'gzip';
   const signature = signPayload(settings.signatureMode === 'wire' ? bytes : json, settings.payloadSigningSecret);

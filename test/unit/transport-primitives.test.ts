@@ -11,7 +11,7 @@ import { EncryptionConfigError } from '../../src/errors.js';
 import { backoffCeilingMs, fullJitterDelayMs } from '../../src/transport/backoff.js';
 import { buildBatches, generateBatchId, splitInHalves } from '../../src/transport/batch-builder.js';
 import { CircuitBreaker } from '../../src/transport/circuit-breaker.js';
-import { maybeCompress } from '../../src/transport/compression.js';
+import { maybeCompress, SYNC_GZIP_MAX_BYTES } from '../../src/transport/compression.js';
 import { encryptedPayloadLength, PayloadEncryptor } from '../../src/transport/encryption.js';
 import { resolveInstallId } from '../../src/transport/install-id.js';
 import { TokenBucketRateLimiter } from '../../src/transport/rate-limiter.js';
@@ -240,14 +240,21 @@ describe('transport primitives', () => {
 
   describe('compression', () => {
     const settings = { compressionEnabled: true, compressionThreshold: 100 };
-    it('gzips at the threshold, not just below it, and not when disabled', () => {
+    it('gzips at the threshold, not just below it, and not when disabled', async () => {
       const below = Buffer.alloc(99, 'a');
       const at = Buffer.alloc(100, 'a');
-      assert.equal(maybeCompress(below, settings).gzipped, false);
-      const z = maybeCompress(at, settings);
+      assert.equal((await maybeCompress(below, settings)).gzipped, false);
+      const z = await maybeCompress(at, settings);
       assert.equal(z.gzipped, true);
       assert.deepEqual(gunzipSync(z.bytes), at);
-      assert.equal(maybeCompress(at, { ...settings, compressionEnabled: false }).gzipped, false);
+      assert.equal((await maybeCompress(at, { ...settings, compressionEnabled: false })).gzipped, false);
+    });
+    it('gzips large bodies off the event loop with the same result', async () => {
+      const big = Buffer.from(JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ i, s: `v${i * 7919}` }))));
+      assert.ok(big.length > SYNC_GZIP_MAX_BYTES);
+      const z = await maybeCompress(big, settings);
+      assert.equal(z.gzipped, true);
+      assert.deepEqual(gunzipSync(z.bytes), big);
     });
   });
 
