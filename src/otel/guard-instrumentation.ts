@@ -1,0 +1,341 @@
+/**
+ * GuardInstrumentation: the agent's OpenTelemetry instrumentation. Registered
+ * in the host's NodeSDK (`instrumentations: [guard.instrumentation, ...]`), it
+ *
+ * - receives the SDK's providers (`setTracerProvider`, `setMeterProvider`,
+ *   `setLoggerProvider`, called by `registerInstrumentations`) and hands them
+ *   on: the handler takes its Logger from `getLoggerProvider()`, which is the
+ *   provider of the line the host runs, never a hard-wired global;
+ * - observes every request of node:http/https servers through
+ *   diagnostics_channel (see http-observer.ts) and, per finished response,
+ *   records the guard request metrics and emits `observed` security events for
+ *   401/403/429 answers the app produced;
+ * - exposes `setRequestGate(fn)`, called before the app handler, where rule
+ *   enforcement plugs in.
+ *
+ * InstrumentationBase calls `init()`, `_updateMetricInstruments()` and
+ * `enable()` from its constructor, before this class's fields exist (and
+ * field initialisers would then overwrite whatever those calls set). So
+ * `enable()` does nothing of its own until the constructor has finished
+ * (`constructed`), and the constructor enables again at its end.
+ * `config.enabled: false` keeps upstream semantics: not enabled at
+ * construction, enabled by `registerInstrumentations` (NodeSDK.start()).
+ * `observeRequests: false` is the switch that turns observation off.
+ */
+import { diag, metrics, type Counter, type Histogram, type Meter, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
+import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SecurityEventInput } from '../models/security-event.js';
+import { VERSION } from '../version.js';
+import { clientIp } from './client-ip.js';
+import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
+import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
+import { pathOf, routeKey } from './route-key.js';
+
+export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
+
+/** Which app-produced statuses become security events (all on by default). */
+export interface StatusEventSwitches {
+  401?: boolean;
+  403?: boolean;
+  429?: boolean;
+}
+
+export interface GuardInstrumentationConfig extends InstrumentationConfig {
+  /** Observe incoming requests at all (default true). */
+  observeRequests?: boolean;
+  /** Record guard.request.* metrics (default true). */
+  recordMetrics?: boolean;
+  /** Emit security events for 401/403/429 (default true; needs `setEmitEvent`). */
+  emitEvents?: boolean;
+  statusEvents?: StatusEventSwitches;
+  /** Trusted reverse proxies in front of the app (0: socket address; see client-ip.ts). */
+  trustedProxyDepth?: number;
+  /** Request header carrying an ISO country code set by a trusted edge (e.g. `cf-ipcountry`). */
+  countryHeader?: string;
+  /** Paths not observed: a string matches the path and everything below it; a RegExp is tested on the path. */
+  ignorePaths?: (string | RegExp)[];
+  /** Reserved for rule enforcement (the rules issue); not read yet. */
+  enforcement?: unknown;
+}
+
+/** One finished request, as handed to the sink. */
+export interface RequestObservation {
+  /** Bounded-cardinality route key (framework template or normalised path). */
+  route: string;
+  /** The URL path without query string. */
+  path: string;
+  method: string;
+  status: number;
+  durationSeconds: number;
+  bytesOut?: number;
+  clientIp: string;
+  userAgent: string;
+  country?: string;
+  /** True when the request gate answered, not the app. */
+  answeredByGate: boolean;
+}
+
+export interface RequestSink {
+  onRequestFinished(observation: RequestObservation): void;
+}
+
+/** Sends a security event (the handler's `sendEvent`); a returned promise is awaited for errors only. */
+export type EmitEvent = (input: SecurityEventInput) => void | Promise<unknown>;
+
+/**
+ * Called at request start, before the app handler. Returning true, or ending
+ * the response, answers the request: the app handler is then not called.
+ * Must be synchronous.
+ */
+export type RequestGate = (req: IncomingMessage, res: ServerResponse) => boolean | void;
+
+/** Event type of each observed status (the adapters' names). */
+export const STATUS_EVENT_TYPES: Readonly<Record<401 | 403 | 429, string>> = {
+  401: 'authentication_failed',
+  403: 'access_denied',
+  429: 'rate_limited',
+};
+
+/** Status from which a response counts in guard.request.errors (the adapters' error_rate rule). */
+export const ERROR_STATUS_FROM = 400;
+
+type LoggerProviderArg = Parameters<InstrumentationBase['setLoggerProvider']>[0];
+
+interface Instruments {
+  meter: Meter;
+  count: Counter;
+  errors: Counter;
+  duration: Histogram;
+  bandwidth: Counter;
+}
+
+export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentationConfig> {
+  // Declared without initialisers: InstrumentationBase's constructor may run
+  // methods that touch them before this class's initialisers would.
+  private constructed?: boolean;
+  private observer?: HttpServerObserver;
+  private tracerProvider?: TracerProvider;
+  private meterProvider?: MeterProvider;
+  private loggerProvider?: LoggerProviderArg;
+  private handlerMeter?: Meter;
+  private instruments?: Instruments;
+  private sink?: RequestSink;
+  private emitEvent?: EmitEvent;
+  private gate?: RequestGate;
+
+  constructor(config: GuardInstrumentationConfig = {}) {
+    super(GUARD_INSTRUMENTATION_NAME, VERSION, config);
+    this.constructed = true;
+    if (this._config.enabled !== false) this.enable();
+  }
+
+  /** No module patching: requests are observed through diagnostics_channel. */
+  protected override init(): void {
+    return undefined;
+  }
+
+  override enable(): void {
+    super.enable();
+    if (this.constructed !== true) return;
+    if (this.observer === undefined) {
+      this.observer = new HttpServerObserver({
+        onRequestStart: (req, res) => this.onRequestStart(req, res),
+        onRequestFinished: (finished) => this.onRequestFinished(finished),
+      });
+    }
+    this.observer.setGateActive(this.gate !== undefined);
+    this.observer.start();
+  }
+
+  /** Stops observing (unsubscribes from the channels, unwraps servers). */
+  override disable(): void {
+    super.disable();
+    this.observer?.stop();
+  }
+
+  /** True while the diagnostics channels are subscribed. */
+  get isObserving(): boolean {
+    return this.observer?.isObserving === true;
+  }
+
+  override setTracerProvider(tracerProvider: TracerProvider): void {
+    super.setTracerProvider(tracerProvider);
+    this.tracerProvider = tracerProvider;
+  }
+
+  override setMeterProvider(meterProvider: MeterProvider): void {
+    super.setMeterProvider(meterProvider);
+    this.meterProvider = meterProvider;
+  }
+
+  override setLoggerProvider(loggerProvider: LoggerProviderArg): void {
+    super.setLoggerProvider(loggerProvider);
+    this.loggerProvider = loggerProvider;
+  }
+
+  getTracerProvider(): TracerProvider | undefined {
+    return this.tracerProvider;
+  }
+
+  /** The MeterProvider the SDK handed over, else the API global (metrics live in `@opentelemetry/api` on both lines). */
+  getMeterProvider(): MeterProvider {
+    return this.meterProvider ?? metrics.getMeterProvider();
+  }
+
+  /** True once the SDK handed a LoggerProvider over. */
+  hasHandedLoggerProvider(): boolean {
+    return this.loggerProvider !== undefined;
+  }
+
+  /**
+   * The LoggerProvider the SDK handed over; before that (instrumentation not
+   * registered), the Logs API global of the installed line. Undefined only
+   * when that line's API cannot be loaded.
+   */
+  getLoggerProvider(): LoggerProviderLike | undefined {
+    if (this.loggerProvider !== undefined) return this.loggerProvider as unknown as LoggerProviderLike;
+    return logsApiOfLine()?.getLoggerProvider();
+  }
+
+  /** A Logger from `getLoggerProvider()` (scope `guard-agent-otel`). */
+  getLogger(name = GUARD_INSTRUMENTATION_NAME, version = VERSION): LoggerLike | undefined {
+    return this.getLoggerProvider()?.getLogger(name, version);
+  }
+
+  /** A Meter to record into instead of the one from the handed MeterProvider (the handler's own pipeline). */
+  setMeter(meter: Meter | undefined): void {
+    this.handlerMeter = meter;
+  }
+
+  /** Replaces the default sink (metrics + status events); `recordObservation` keeps the default behaviour. */
+  setRequestSink(sink: RequestSink | undefined): void {
+    this.sink = sink;
+  }
+
+  setEmitEvent(emit: EmitEvent | undefined): void {
+    this.emitEvent = emit;
+  }
+
+  /** The enforcement hook (see RequestGate). Undefined removes it. */
+  setRequestGate(gate: RequestGate | undefined): void {
+    this.gate = gate;
+    this.observer?.setGateActive(gate !== undefined && this.observer.isObserving);
+  }
+
+  /** The default sink: guard request metrics, and `observed` events for app-produced 401/403/429. */
+  recordObservation(o: RequestObservation): void {
+    const cfg = this._config;
+    if (cfg.recordMetrics !== false) this.recordMetrics(o);
+    if (cfg.emitEvents !== false && !o.answeredByGate) this.emitStatusEvent(o);
+  }
+
+  private onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision {
+    const cfg = this._config;
+    if (cfg.observeRequests === false) return RequestDecision.Ignore;
+    if (isIgnored(pathOf(req.url), cfg.ignorePaths)) return RequestDecision.Ignore;
+    const gate = this.gate;
+    if (gate === undefined) return RequestDecision.Observe;
+    let answered = false;
+    try {
+      answered = gate(req, res) === true;
+    } catch (err) {
+      diag.error('guard-agent-otel: request gate threw; the request goes on to the app', err);
+    }
+    return answered || res.writableEnded || res.headersSent ? RequestDecision.Answered : RequestDecision.Observe;
+  }
+
+  private onRequestFinished(f: FinishedRequest): void {
+    const cfg = this._config;
+    const { req, res } = f;
+    const country = cfg.countryHeader ? countryFrom(req.headers[cfg.countryHeader.toLowerCase()]) : undefined;
+    const ua = req.headers['user-agent'];
+    const observation: RequestObservation = {
+      route: routeKey(req as IncomingMessage & { route?: { path?: unknown }; baseUrl?: unknown }),
+      path: pathOf(req.url),
+      method: (req.method ?? 'GET').toUpperCase(),
+      status: res.statusCode,
+      durationSeconds: f.durationSeconds,
+      ...(f.bytesOut === undefined ? {} : { bytesOut: f.bytesOut }),
+      clientIp: clientIp(req, cfg.trustedProxyDepth ?? 0),
+      userAgent: typeof ua === 'string' ? ua : '',
+      ...(country === undefined ? {} : { country }),
+      answeredByGate: f.answeredByGate,
+    };
+    if (this.sink !== undefined) this.sink.onRequestFinished(observation);
+    else this.recordObservation(observation);
+  }
+
+  private recordMetrics(o: RequestObservation): void {
+    const inst = this.instrumentsFor(this.handlerMeter ?? this.meter);
+    const attrs = { endpoint: o.route, method: o.method, status: o.status };
+    inst.count.add(1, attrs);
+    if (o.status >= ERROR_STATUS_FROM) inst.errors.add(1, attrs);
+    inst.duration.record(o.durationSeconds, attrs);
+    if (o.bytesOut !== undefined) inst.bandwidth.add(o.bytesOut, attrs);
+  }
+
+  private emitStatusEvent(o: RequestObservation): void {
+    const emit = this.emitEvent;
+    if (emit === undefined) return;
+    if (o.status !== 401 && o.status !== 403 && o.status !== 429) return;
+    if (this._config.statusEvents?.[o.status] === false) return;
+    const input: SecurityEventInput = {
+      eventType: STATUS_EVENT_TYPES[o.status],
+      ipAddress: o.clientIp,
+      userAgent: o.userAgent,
+      actionTaken: 'observed',
+      reason: `the app answered ${o.status}`,
+      endpoint: o.path,
+      method: o.method,
+      statusCode: o.status,
+      responseTime: o.durationSeconds,
+      metadata: { route: o.route, source: GUARD_INSTRUMENTATION_NAME },
+      ...(o.country === undefined ? {} : { country: o.country }),
+    };
+    try {
+      const result = emit(input);
+      if (result !== undefined && typeof (result as Promise<unknown>).catch === 'function') {
+        (result as Promise<unknown>).catch((err: unknown) => diag.error('guard-agent-otel: emitting an observed event failed', err));
+      }
+    } catch (err) {
+      diag.error('guard-agent-otel: emitting an observed event failed', err);
+    }
+  }
+
+  /** Instruments on `meter`, re-created when the meter changes (a new MeterProvider was handed over). */
+  private instrumentsFor(meter: Meter): Instruments {
+    if (this.instruments?.meter === meter) return this.instruments;
+    // Same names, units and descriptions as guard-instruments.ts, so both can share one Meter.
+    this.instruments = {
+      meter,
+      count: meter.createCounter('guard.request.count', { description: 'Requests seen by the guard', unit: '{request}' }),
+      errors: meter.createCounter('guard.request.errors', { description: 'Requests answered with status >= 400', unit: '{request}' }),
+      duration: meter.createHistogram('guard.response.time', {
+        description: 'Response time of requests seen by the guard',
+        unit: 's',
+        advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+      }),
+      bandwidth: meter.createCounter('guard.bandwidth', { description: 'Bytes transferred', unit: 'By' }),
+    };
+    return this.instruments;
+  }
+}
+
+function isIgnored(path: string, patterns: (string | RegExp)[] | undefined): boolean {
+  if (patterns === undefined || patterns.length === 0) return false;
+  for (const p of patterns) {
+    if (typeof p === 'string') {
+      if (path === p || (path.startsWith(p) && (p.endsWith('/') || path.charAt(p.length) === '/'))) return true;
+    } else {
+      p.lastIndex = 0;
+      if (p.test(path)) return true;
+    }
+  }
+  return false;
+}
+
+function countryFrom(value: string | string[] | undefined): string | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim().toUpperCase();
+  return v !== undefined && /^[A-Z]{2}$/.test(v) ? v : undefined;
+}
