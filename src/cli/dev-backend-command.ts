@@ -44,6 +44,8 @@ export async function runDevBackend(args: string[]): Promise<number> {
     recordFile: values.record,
     signingSecret: values['signing-secret'],
     encryptionKey: values['encryption-key'],
+    // The fault/control API has no auth: only serve it on loopback.
+    controlApi: ['127.0.0.1', 'localhost', '::1'].includes(values.host ?? '127.0.0.1'),
   });
   for (const f of faults) backend.faults.push(f);
   backend.on('batch', (b: AcceptedBatch) => process.stdout.write(formatBatchLine(b) + '\n'));
