@@ -18,17 +18,27 @@
 import { diag } from '@opentelemetry/api';
 import { countDrop } from '../queue/fallback-queue.js';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
-import type { DropReason, SendOptions, SendReport, WireBatch } from '../transport/types.js';
+import { buildBatches, DEFAULT_MAX_BODY_BYTES } from '../transport/batch-builder.js';
+import type { BatchKind, DropReason, SendOptions, SendReport, WireBatch } from '../transport/types.js';
 
 /** What delivery needs from the transport (HTTPTransport implements it). */
 export interface BatchSender {
   sendBatch(batch: WireBatch, opts?: SendOptions): Promise<SendReport>;
+  /**
+   * Optional: the byte budget for `buildBatches` (the transport knows its
+   * envelope, and the encrypted path's smaller plaintext budget). Without it,
+   * batches are sized by `maxBodyBytes` and the transport halves any that do
+   * not fit.
+   */
+  batchBudget?(kind: BatchKind): { limit: number; envelopeBytes: number };
 }
 
 export interface DeliveryOptions {
   transport: BatchSender;
   /** Where pending batches go; null: pending items are dropped and counted (`queue_unavailable`). */
   queue: FallbackQueue | null;
+  /** Body cap the batches are sized to when the transport gives no budget. Default 262144. */
+  maxBodyBytes?: number;
   /**
    * Deadline of one export's sends, ms. Default 25000: under the SDK batch
    * processor's 30 s export timeout, so the result reaches it before it
@@ -68,6 +78,7 @@ export class Delivery {
   private readonly transport: BatchSender;
   private readonly queue: FallbackQueue | null;
   private readonly exportTimeoutMs: number;
+  private readonly maxBodyBytes: number;
   private readonly runs = new Map<Run, Promise<boolean>>();
   private readonly abort = new AbortController();
   private closed = false;
@@ -82,6 +93,7 @@ export class Delivery {
     this.transport = options.transport;
     this.queue = options.queue;
     this.exportTimeoutMs = options.exportTimeoutMs ?? DEFAULT_EXPORT_TIMEOUT_MS;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
   get isClosed(): boolean {
@@ -91,6 +103,16 @@ export class Delivery {
   /** Counts items dropped before delivery (encoding, too large, ...). */
   drop(reason: DropReason, count: number): void {
     countDrop(this.dropped, reason, count);
+  }
+
+  /** Sizes encoded items into batches by bytes (dropping, counted, any item too large alone) and delivers them. */
+  deliverItems(kind: BatchKind, items: string[], idempotencyKeys: string[]): Promise<boolean> {
+    const budget = this.transport.batchBudget?.(kind);
+    const batches = buildBatches(kind, items, idempotencyKeys, budget?.limit ?? this.maxBodyBytes, Date.now(), {
+      ...(budget ? { envelopeBytes: budget.envelopeBytes } : {}),
+      onTooLarge: (n) => this.drop('too_large', n),
+    });
+    return this.deliver(batches);
   }
 
   /**

@@ -14,7 +14,6 @@ import type { AgentConfig } from '../config-types.js';
 import { encodeEvent, DEFAULT_MAX_EVENT_BYTES } from '../models/codec.js';
 import { newCodecStats, type CodecStats } from '../models/json-safe.js';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
-import { buildBatches, DEFAULT_MAX_BODY_BYTES } from '../transport/batch-builder.js';
 import type { DropReason } from '../transport/types.js';
 import { type BatchSender, Delivery, type DeliveryStats } from './delivery.js';
 import { type EventMappingStats, isGuardRecord, logRecordToSecurityEvent, newEventMappingStats } from './event-mapping.js';
@@ -60,7 +59,6 @@ export interface GuardLogRecordExporterStats {
 export class GuardLogRecordExporter implements LogRecordExporter {
   private readonly delivery: Delivery;
   private readonly maxEventBytes: number;
-  private readonly maxBodyBytes: number;
   private readonly enabled: boolean;
   private readonly shutdownTimeoutMs: number;
   private readonly codecStats: CodecStats;
@@ -72,9 +70,13 @@ export class GuardLogRecordExporter implements LogRecordExporter {
   private passedThrough = 0;
 
   constructor(options: GuardLogRecordExporterOptions) {
-    this.delivery = new Delivery({ transport: options.transport, queue: options.queue, exportTimeoutMs: options.exportTimeoutMs });
+    this.delivery = new Delivery({
+      transport: options.transport,
+      queue: options.queue,
+      exportTimeoutMs: options.exportTimeoutMs,
+      maxBodyBytes: options.config.maxBodyBytes,
+    });
     this.maxEventBytes = options.config.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-    this.maxBodyBytes = options.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.enabled = options.config.enableEvents ?? true;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.codecStats = options.codecStats ?? newCodecStats();
@@ -113,10 +115,7 @@ export class GuardLogRecordExporter implements LogRecordExporter {
         this.delivery.drop('encoding_error', 1);
       }
     }
-    const batches = buildBatches('events', items, keys, this.maxBodyBytes, Date.now(), {
-      onTooLarge: (n) => this.delivery.drop('too_large', n),
-    });
-    void this.delivery.deliver(batches).then((ok) =>
+    void this.delivery.deliverItems('events', items, keys).then((ok) =>
       resultCallback(ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error('some events could be neither delivered nor queued') }),
     );
   }

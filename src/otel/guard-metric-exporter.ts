@@ -13,7 +13,6 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { AggregationTemporality, InstrumentType, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { encodeMetric } from '../models/codec.js';
-import { buildBatches, DEFAULT_MAX_BODY_BYTES } from '../transport/batch-builder.js';
 import type { DropReason } from '../transport/types.js';
 import { Delivery, type DeliveryStats } from './delivery.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, type GuardExporterOptions } from './guard-log-exporter.js';
@@ -37,7 +36,6 @@ export interface GuardMetricExporterStats {
 
 export class GuardMetricExporter implements PushMetricExporter {
   private readonly delivery: Delivery;
-  private readonly maxBodyBytes: number;
   private readonly enabled: boolean;
   private readonly shutdownTimeoutMs: number;
   private readonly mappingStats: MetricMappingStats = newMetricMappingStats();
@@ -46,8 +44,12 @@ export class GuardMetricExporter implements PushMetricExporter {
   private metricsMapped = 0;
 
   constructor(options: GuardMetricExporterOptions) {
-    this.delivery = new Delivery({ transport: options.transport, queue: options.queue, exportTimeoutMs: options.exportTimeoutMs });
-    this.maxBodyBytes = options.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.delivery = new Delivery({
+      transport: options.transport,
+      queue: options.queue,
+      exportTimeoutMs: options.exportTimeoutMs,
+      maxBodyBytes: options.config.maxBodyBytes,
+    });
     this.enabled = options.config.enableMetrics ?? true;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   }
@@ -79,10 +81,7 @@ export class GuardMetricExporter implements PushMetricExporter {
       return resultCallback({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
     }
     if (items.length === 0) return resultCallback({ code: ExportResultCode.SUCCESS });
-    const batches = buildBatches('metrics', items, [], this.maxBodyBytes, Date.now(), {
-      onTooLarge: (n) => this.delivery.drop('too_large', n),
-    });
-    void this.delivery.deliver(batches).then((ok) =>
+    void this.delivery.deliverItems('metrics', items, []).then((ok) =>
       resultCallback(ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error('some metrics could be neither delivered nor queued') }),
     );
   }
