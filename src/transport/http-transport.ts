@@ -151,7 +151,7 @@ export class HTTPTransport {
       reports.push(dropReport('encoding_error', encodingErrors));
     }
     let tooLarge = 0;
-    const { limit, envelopeBytes } = this.itemBudget(kind);
+    const { limit, envelopeBytes } = this.batchBudget(kind);
     const batches = buildBatches(kind, items, keys, limit, this.now(), {
       envelopeBytes,
       onTooLarge: (n) => (tooLarge = n),
@@ -394,9 +394,11 @@ export class HTTPTransport {
    * The byte budget handed to `buildBatches` so the final body fits
    * maxBodyBytes: the EventBatch envelope measured exactly, or, when
    * encrypting, the plaintext budget left after the envelope and the base64
-   * expansion of nonce || ciphertext || tag.
+   * expansion of nonce || ciphertext || tag. Public so callers that build
+   * WireBatches themselves (the exporters' delivery) size them the same way:
+   * `buildBatches(kind, items, keys, limit, now, { envelopeBytes })`.
    */
-  private itemBudget(kind: BatchKind): { limit: number; envelopeBytes: number } {
+  batchBudget(kind: BatchKind): { limit: number; envelopeBytes: number } {
     const cap = this.config.maxBodyBytes;
     if (this.encryptor) {
       const emptyEnvelope = Buffer.byteLength(

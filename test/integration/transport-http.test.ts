@@ -500,6 +500,7 @@ describe('HTTPTransport against the dev backend', () => {
       }
       backend.reset();
       const enc = make({ maxBodyBytes: 4096, maxEventBytes: 2048, projectEncryptionKey: key });
+      assert.ok(enc.batchBudget('events').limit < plain.batchBudget('events').limit, 'base64 expansion leaves less room when encrypting');
       const r2 = await enc.sendEvents(events(60));
       assert.equal(r2.delivered, 60);
       assert.equal(backend.events.length, 60);
