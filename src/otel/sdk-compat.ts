@@ -24,7 +24,10 @@
  *   exportTimeoutMillis, ... })`, `InMemoryMetricExporter(temporality)`.
  * - Traces: `@opentelemetry/sdk-trace-base` has no 3.x release; it was a shim
  *   over `@opentelemetry/sdk-trace` since 2.12 (`BasicTracerProvider` ->
- *   `TracerProvider`, `spanProcessors` option). Use `@opentelemetry/sdk-trace`.
+ *   `TracerProvider`, `spanProcessors` option; sdk-trace's `BatchSpanProcessor`
+ *   takes one `{ exporter, ... }` object where sdk-trace-base's took
+ *   `(exporter, config)`). Use `@opentelemetry/sdk-trace` (installed on 2.x
+ *   too, as a dependency of sdk-trace-base and sdk-node).
  * - NodeSDK: 3.x accepts only the plural `logRecordProcessors`, `metricReaders`,
  *   `spanProcessors` (its README still shows the singular ones); 2.x has both.
  *   Both call `registerInstrumentations` at `start()` with the globals, then
