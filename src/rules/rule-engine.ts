@@ -25,6 +25,7 @@
  * The allow path allocates nothing beyond the rate-limit keys: the allow
  * decision is one frozen object, IP parsing writes into a shared buffer.
  */
+import { diag } from '@opentelemetry/api';
 import type { DynamicRules } from '../models/dynamic-rules.js';
 import { IpMatcher } from './ip-matcher.js';
 import { sanitizeRules, type RuleProblem, type SanitizeOptions } from './rules-sanitizer.js';
@@ -103,6 +104,11 @@ export class RuleEngine {
       const result = sanitizeRules(rules, options.sanitize);
       this.rules = result.rules;
       this.problems = result.problems;
+      if (result.problems.length) {
+        const shown = result.problems.slice(0, 10).map((p) => `${p.field} ${JSON.stringify(p.value)}: ${p.reason}`);
+        const more = result.problems.length > 10 ? `; and ${result.problems.length - 10} more` : '';
+        diag.warn(`guard rules ${String(result.rules.ruleId)} v${String(result.rules.version)}: ${result.problems.length} invalid entries dropped, the rest applies: ${shown.join('; ')}${more}`);
+      }
     }
     const r = this.rules;
     this.limiter = options.limiter ?? new MemorySlidingWindow();
