@@ -71,12 +71,14 @@ const SCALARS: Array<[keyof DynamicRules, 'string' | 'number' | 'boolean', boole
   ['message', 'string', true],
 ];
 
-/** Problems keep a short preview of huge values, not the value itself. */
+/** Problems keep a short, JSON-safe preview of the value, never a huge or exotic value itself. */
 function preview(value: unknown): unknown {
-  if (typeof value === 'string' && value.length > 80) return value.slice(0, 80) + '…';
+  if (typeof value === 'string') return value.length > 80 ? value.slice(0, 80) + '…' : value;
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return `array(${value.length})`;
-  if (value !== null && typeof value === 'object') return 'object';
-  return value;
+  return typeof value;
 }
 
 export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}): SanitizeResult {

@@ -175,7 +175,7 @@ describe('rules/RedisSlidingWindow failing open', () => {
         assert.equal(r.allowed, true);
         assert.equal(limiter.stats.timeouts, 1);
         assert.equal(limiter.stats.fallbacks, 1);
-        assert.ok(elapsed >= 75 && elapsed < 300, `fell back after ${elapsed.toFixed(1)} ms`);
+        assert.ok(elapsed >= 75 && elapsed < 500, `fell back after ${elapsed.toFixed(1)} ms`);
         server.kill('SIGCONT');
         await new Promise((resolve) => setTimeout(resolve, 50));
         const back = await limiter.hit('k', 5, W, T + 2);

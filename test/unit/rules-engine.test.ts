@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { defaultDynamicRules, type DynamicRules } from '../../src/models/dynamic-rules.js';
 import { ALLOW, RuleEngine, type Decision, type RuleRequest } from '../../src/rules/rule-engine.js';
 import { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter } from '../../src/rules/sliding-window.js';
@@ -167,6 +168,20 @@ describe('rules/rule-engine', () => {
     assert.equal(engine.problems.length, 2);
     assert.equal(kind(sync(engine.evaluate(req()))), '403 ip_blocked');
     assert.deepEqual(engine.rules.blockedUserAgents, []);
+  });
+
+  it('logs what it dropped through diag, once per ruleset', () => {
+    const warnings: string[] = [];
+    const logger: DiagLogger = { error: () => {}, warn: (m: string) => warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} };
+    diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    try {
+      new RuleEngine(rules({ ruleId: 'r-9', version: 3, ipBlacklist: ['1.2.3.999', '1.2.3.4'], blockedCountries: ['USA'] }));
+      new RuleEngine(rules({ ipBlacklist: ['1.2.3.4'] }));
+    } finally {
+      diag.disable();
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /guard rules r-9 v3: 2 invalid entries dropped, the rest applies: ipBlacklist "1\.2\.3\.999": IPv4 octet out of range/);
   });
 
   it('shares a limiter across engines built from successive rulesets', () => {
