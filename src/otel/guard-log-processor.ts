@@ -145,9 +145,9 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
     return this.inner.enabled?.(options) ?? true;
   }
 
-  async forceFlush(): Promise<void> {
+  async forceFlush(options?: Parameters<LogRecordProcessor['forceFlush']>[0]): Promise<void> {
     const before = this.emitted;
-    await this.inner.forceFlush();
+    await this.inner.forceFlush(options);
     // Records emitted during the flush may still sit in the queue; reconcile only when there were none.
     if (this.emitted === before) this.reconcile();
   }
