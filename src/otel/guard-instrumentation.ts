@@ -30,7 +30,7 @@ import { VERSION } from '../version.js';
 import { clientIp } from './client-ip.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
-import { pathOf, routeKey } from './route-key.js';
+import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
 
 export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
 
@@ -251,8 +251,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     const country = cfg.countryHeader ? countryFrom(req.headers[cfg.countryHeader.toLowerCase()]) : undefined;
     const ua = req.headers['user-agent'];
     const observation: RequestObservation = {
-      route: routeKey(req as IncomingMessage & { route?: { path?: unknown }; baseUrl?: unknown }),
-      path: pathOf(req.url),
+      route: routeKey(req as IncomingMessage & RoutedRequest),
+      path: requestPath(req as IncomingMessage & RoutedRequest),
       method: (req.method ?? 'GET').toUpperCase(),
       status: res.statusCode,
       durationSeconds: f.durationSeconds,

@@ -46,7 +46,13 @@ export interface FinishedRequest {
   req: IncomingMessage;
   res: ServerResponse;
   durationSeconds: number;
-  /** Response bytes: Content-Length when set, else socket bytes written during the response (headers included). */
+  /**
+   * Bytes the response put on the connection: status line, headers and body
+   * (after any compression), measured as the socket's `bytesWritten` growth
+   * between request start and response finish. Falls back to Content-Length
+   * when that cannot be measured. With HTTP/1.1 pipelining a response's count
+   * may include the tail of the previous one on the same socket.
+   */
   bytesOut?: number;
   /** True when the gate produced the response, not the app. */
   answeredByGate: boolean;
@@ -181,10 +187,12 @@ export class HttpServerObserver {
 }
 
 function responseBytes(res: ServerResponse, socket: Socket | undefined, socketBytesAtStart: number): number | undefined {
+  if (socket !== undefined && typeof socket.bytesWritten === 'number') {
+    const delta = socket.bytesWritten - socketBytesAtStart;
+    if (delta > 0) return delta;
+  }
+  // Headers given to writeHead() only are not visible through getHeader().
   const header = res.getHeader('content-length');
   const length = typeof header === 'string' ? Number(header) : typeof header === 'number' ? header : NaN;
-  if (Number.isFinite(length) && length >= 0) return length;
-  if (socket === undefined || typeof socket.bytesWritten !== 'number') return undefined;
-  const delta = socket.bytesWritten - socketBytesAtStart;
-  return delta > 0 ? delta : undefined;
+  return Number.isFinite(length) && length >= 0 ? length : undefined;
 }

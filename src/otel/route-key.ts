@@ -9,6 +9,8 @@
 /** What a framework may leave on the Node request once it routed it. */
 export interface RoutedRequest {
   url?: string;
+  /** Express rewrites `url` inside mounted routers and keeps the original here. */
+  originalUrl?: unknown;
   /** Express (4 and 5) sets the matched `Route`, whose `path` is the template. */
   route?: { path?: unknown } | undefined;
   /** Express sets the mount path of the router that matched. */
@@ -75,7 +77,12 @@ export function routeKey(req: RoutedRequest): string {
     const base = typeof req.baseUrl === 'string' ? req.baseUrl : '';
     return truncate(joinRoute(base, template));
   }
-  return normalizePath(pathOf(req.url));
+  return normalizePath(requestPath(req));
+}
+
+/** The request's path as the client sent it (before any framework rewrote `url`), without query. */
+export function requestPath(req: RoutedRequest): string {
+  return pathOf(typeof req.originalUrl === 'string' ? req.originalUrl : req.url);
 }
 
 function joinRoute(base: string, template: string): string {

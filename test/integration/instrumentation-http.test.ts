@@ -1,0 +1,287 @@
+/**
+ * GuardInstrumentation against real servers on 127.0.0.1: node:http, Express 5
+ * and node:https (self-signed certificate made with the openssl binary).
+ * Metrics go through a real MeterProvider into sdk-metrics' InMemoryMetricExporter.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { AggregationTemporality, InMemoryMetricExporter, type MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
+import { GuardInstrumentation, type GuardInstrumentationConfig, type RequestObservation } from '../../src/otel/guard-instrumentation.js';
+import { createMeterProvider, createPeriodicReader } from '../../src/otel/sdk-compat.js';
+
+type Emitted = Record<string, any>;
+
+interface Harness {
+  inst: GuardInstrumentation;
+  events: Emitted[];
+  provider: MeterProvider;
+  collect(): Promise<Map<string, MetricData>>;
+  /** Sum of a counter's points matching `filter`. */
+  total(name: string, filter?: Record<string, unknown>): Promise<number>;
+}
+
+function harness(config: GuardInstrumentationConfig = {}): Harness {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const provider = createMeterProvider({ readers: [createPeriodicReader(exporter, { exportIntervalMillis: 60_000 })] });
+  const inst = new GuardInstrumentation(config);
+  inst.setMeterProvider(provider);
+  const events: Emitted[] = [];
+  inst.setEmitEvent((e) => void events.push(e));
+  const collect = async () => {
+    await provider.forceFlush();
+    const out = new Map<string, MetricData>();
+    for (const sm of exporter.getMetrics().at(-1)?.scopeMetrics ?? []) for (const m of sm.metrics) out.set(m.descriptor.name, m);
+    return out;
+  };
+  const total = async (name: string, filter: Record<string, unknown> = {}) => {
+    const m = (await collect()).get(name);
+    let sum = 0;
+    for (const p of m?.dataPoints ?? []) {
+      if (Object.entries(filter).every(([k, v]) => p.attributes[k] === v)) sum += p.value as number;
+    }
+    return sum;
+  };
+  return { inst, events, provider, collect, total };
+}
+
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return (server.address() as AddressInfo).port;
+}
+
+async function close(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+
+/** Waits until the finish callbacks of answered requests have run (they fire as the response is flushed). */
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+const plainApp: RequestListener = (req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  const status = path === '/login' ? 401 : path === '/admin' ? 403 : path === '/limited' ? 429 : path === '/boom' ? 500 : 200;
+  const body = JSON.stringify({ path });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+describe('GuardInstrumentation with real servers', function () {
+  this.timeout(20_000);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  function use(h: Harness): Harness {
+    cleanups.push(() => h.inst.disable(), () => h.provider.shutdown());
+    return h;
+  }
+  async function serve(listener: RequestListener): Promise<string> {
+    const server = http.createServer(listener);
+    const port = await listen(server);
+    cleanups.push(() => close(server));
+    return `http://127.0.0.1:${port}`;
+  }
+
+  it('node:http: counts per route key, errors, durations, bytes; events for 401/403/429', async () => {
+    const h = use(harness({ ignorePaths: ['/health'] }));
+    const base = await serve(plainApp);
+    for (const path of ['/users/1', '/users/2?x=y', '/users/3', '/login', '/admin', '/limited', '/boom', '/health', '/health/live']) {
+      const r = await fetch(base + path, { headers: { 'user-agent': 'guard-test/1.0' } });
+      await r.arrayBuffer();
+    }
+    await settle();
+    assert.equal(await h.total('guard.request.count'), 7, 'health checks ignored');
+    assert.equal(await h.total('guard.request.count', { endpoint: '/users/:id', method: 'GET', status: 200 }), 3);
+    assert.equal(await h.total('guard.request.errors'), 4);
+    assert.equal(await h.total('guard.request.errors', { status: 500, endpoint: '/boom' }), 1);
+    const hist = (await h.collect()).get('guard.response.time')?.dataPoints.find((p) => p.attributes.endpoint === '/users/:id')?.value as { count: number; sum: number };
+    assert.equal(hist.count, 3);
+    assert.ok(hist.sum > 0 && hist.sum < 5, `durations sum ${hist.sum}`);
+    // Bytes on the connection: status line + headers + body, for each of the three responses.
+    const bytes = await h.total('guard.bandwidth', { endpoint: '/users/:id' });
+    const body = Buffer.byteLength(JSON.stringify({ path: '/users/1' }));
+    assert.ok(bytes > 3 * (body + 'HTTP/1.1 200 OK\r\n'.length) && bytes < 3 * 1000, `bandwidth ${bytes}`);
+
+    assert.deepEqual(h.events.map((e) => [e.eventType, e.statusCode, e.endpoint]), [
+      ['authentication_failed', 401, '/login'],
+      ['access_denied', 403, '/admin'],
+      ['rate_limited', 429, '/limited'],
+    ]);
+    for (const e of h.events) {
+      assert.equal(e.actionTaken, 'observed');
+      assert.equal(e.ipAddress, '127.0.0.1');
+      assert.equal(e.userAgent, 'guard-test/1.0');
+      assert.equal(e.method, 'GET');
+    }
+  });
+
+  it('Express 5: the route template (with router mount path) is the endpoint', async () => {
+    const h = use(harness());
+    const app = express();
+    const api = express.Router();
+    api.get('/items/:itemId', (req, res) => {
+      res.status(req.params.itemId === '7' ? 403 : 200).json({ id: req.params.itemId });
+    });
+    api.get('/slow/:n', async (req, res) => {
+      await new Promise((r) => setTimeout(r, 30));
+      res.json({ n: req.params.n });
+    });
+    app.use('/api', api);
+    app.get('/orders/:orderId/lines/:line', (_req, res) => void res.send('ok'));
+    const base = await serve(app);
+    for (const path of ['/api/items/1', '/api/items/abc', '/api/items/7', '/api/slow/1', '/orders/9/lines/2', '/nope/123']) {
+      await (await fetch(base + path)).arrayBuffer();
+    }
+    await settle();
+    assert.equal(await h.total('guard.request.count', { endpoint: '/api/items/:itemId' }), 3);
+    assert.equal(await h.total('guard.request.count', { endpoint: '/api/slow/:n' }), 1);
+    assert.equal(await h.total('guard.request.count', { endpoint: '/orders/:orderId/lines/:line' }), 1);
+    assert.equal(await h.total('guard.request.count', { endpoint: '/nope/:id', status: 404 }), 1, 'unrouted: normalised path');
+    const slow = (await h.collect()).get('guard.response.time')?.dataPoints.find((p) => p.attributes.endpoint === '/api/slow/:n')?.value as { sum: number };
+    assert.ok(slow.sum >= 0.025, `the async handler's time is measured: ${slow.sum}`);
+    assert.deepEqual(h.events.map((e) => [e.eventType, e.endpoint, e.metadata.route]), [['access_denied', '/api/items/7', '/api/items/:itemId']]);
+  });
+
+  it('node:https: observed the same way (self-signed certificate)', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'guard-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const h = use(harness());
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, plainApp);
+    const port = await listen(server as unknown as http.Server);
+    cleanups.push(() => close(server as unknown as http.Server));
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+    assert.equal(await get('/users/5'), 200);
+    assert.equal(await get('/admin'), 403);
+    await settle();
+    assert.equal(await h.total('guard.request.count', { endpoint: '/users/:id' }), 1);
+    assert.deepEqual(h.events.map((e) => e.eventType), ['access_denied']);
+  });
+
+  it('trusted proxies: X-Forwarded-For is believed only up to trustedProxyDepth', async () => {
+    const direct = use(harness());
+    const behindOne = use(harness({ trustedProxyDepth: 1, countryHeader: 'CF-IPCountry' }));
+    const base = await serve(plainApp);
+    await (await fetch(`${base}/admin`, { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.7', 'cf-ipcountry': 'de' } })).arrayBuffer();
+    await settle();
+    assert.equal(direct.events[0].ipAddress, '127.0.0.1', 'depth 0: spoofed header ignored');
+    assert.equal(direct.events[0].country, undefined);
+    assert.equal(behindOne.events[0].ipAddress, '203.0.113.7');
+    assert.equal(behindOne.events[0].country, 'DE');
+  });
+
+  it('disable() stops observing; enable() resumes', async () => {
+    const h = use(harness());
+    const base = await serve(plainApp);
+    await (await fetch(`${base}/a`)).arrayBuffer();
+    h.inst.disable();
+    await (await fetch(`${base}/a`)).arrayBuffer();
+    await (await fetch(`${base}/login`)).arrayBuffer();
+    h.inst.enable();
+    await (await fetch(`${base}/a`)).arrayBuffer();
+    await settle();
+    assert.equal(await h.total('guard.request.count'), 2);
+    assert.equal(h.events.length, 0);
+  });
+
+  it('observeRequests: false turns observation off', async () => {
+    const h = use(harness({ observeRequests: false }));
+    const base = await serve(plainApp);
+    await (await fetch(`${base}/login`)).arrayBuffer();
+    await settle();
+    assert.equal(await h.total('guard.request.count'), 0);
+    assert.equal(h.events.length, 0);
+  });
+
+  it('a custom sink receives each finished request and can keep the default behaviour', async () => {
+    const h = use(harness());
+    const seen: RequestObservation[] = [];
+    h.inst.setRequestSink({
+      onRequestFinished: (o) => {
+        seen.push(o);
+        h.inst.recordObservation(o);
+      },
+    });
+    const base = await serve(plainApp);
+    await (await fetch(`${base}/users/77?q=1`, { method: 'POST', body: 'x', headers: { 'user-agent': 'ua' } })).arrayBuffer();
+    await settle();
+    assert.equal(seen.length, 1);
+    const o = seen[0];
+    assert.deepEqual(
+      { route: o.route, path: o.path, method: o.method, status: o.status, clientIp: o.clientIp, userAgent: o.userAgent, answeredByGate: o.answeredByGate },
+      { route: '/users/:id', path: '/users/77', method: 'POST', status: 200, clientIp: '127.0.0.1', userAgent: 'ua', answeredByGate: false },
+    );
+    assert.ok(o.durationSeconds > 0 && o.durationSeconds < 5);
+    assert.ok(o.bytesOut !== undefined && o.bytesOut > Buffer.byteLength(JSON.stringify({ path: '/users/77' })) + 17, `bytesOut ${o.bytesOut}`);
+    assert.equal(await h.total('guard.request.count'), 1);
+  });
+
+  describe('the request gate', () => {
+    const gate = (req: IncomingMessage, res: ServerResponse): boolean => {
+      if (!req.url?.startsWith('/blocked')) return false;
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('blocked by guard');
+      return true;
+    };
+
+    for (const kind of ['node:http', 'Express 5'] as const) {
+      it(`${kind}: answers before the app handler, which then never runs`, async () => {
+        const h = use(harness());
+        h.inst.setRequestGate(gate);
+        let handlerCalls = 0;
+        const listener: RequestListener =
+          kind === 'node:http'
+            ? (req, res) => {
+                handlerCalls++;
+                plainApp(req, res);
+              }
+            : express().use((_req, _res, next) => {
+                handlerCalls++;
+                next();
+              }).get('/{*rest}', (_req, res) => void res.send('app'));
+        const base = await serve(listener);
+        const blocked = await fetch(`${base}/blocked/1`);
+        assert.equal(blocked.status, 403);
+        assert.equal(await blocked.text(), 'blocked by guard');
+        const allowed = await fetch(`${base}/fine`);
+        assert.equal(allowed.status, 200);
+        await allowed.arrayBuffer();
+        // A second blocked request on the same (keep-alive) server and a first one on a fresh connection.
+        assert.equal((await fetch(`${base}/blocked/2`, { headers: { connection: 'close' } })).status, 403);
+        await settle();
+        assert.equal(handlerCalls, 1, 'only the allowed request reached the app');
+        assert.equal(await h.total('guard.request.count', { status: 403 }), 2, 'gated answers are still counted');
+        assert.equal(h.events.length, 0, 'no "observed" event for the guard\'s own answers');
+        h.inst.setRequestGate(undefined);
+        const after = await fetch(`${base}/blocked/3`);
+        await after.arrayBuffer();
+        assert.equal(handlerCalls, 2, 'gate removed: the app answers again');
+      });
+    }
+
+    it('a throwing gate lets the request through', async () => {
+      const h = use(harness());
+      h.inst.setRequestGate(() => {
+        throw new Error('gate bug');
+      });
+      const base = await serve(plainApp);
+      const r = await fetch(`${base}/blocked`);
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+    });
+  });
+});
