@@ -12,6 +12,7 @@ import type { BackendContext, DevBackendEvents } from './context.js';
 import { decodeEncryptionKey } from './decrypt.js';
 import { FaultQueue } from './faults.js';
 import { RecordFile } from './record-file.js';
+import { DevPage } from './page/index.js';
 import { handleRequest } from './routes.js';
 import { RulesSource } from './rules-source.js';
 import { Store } from './store.js';
@@ -34,6 +35,8 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
   private readonly store = new Store();
   private readonly rulesSource: RulesSource;
   private readonly context: BackendContext;
+  /** The live page at `/` (its routes are not counted as API requests). */
+  private readonly page: DevPage;
   private readonly rulesFile: string | undefined;
   private readonly rulesPollMs: number;
   private server: Server | undefined;
@@ -72,6 +75,8 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
       reset: () => this.reset(),
       setRules: (rules) => this.setRules(rules),
     };
+    this.page = new DevPage({ stats: () => this.stats, rules: () => this.rulesSource.served });
+    this.page.follow(this);
   }
 
   /** Listens (default 127.0.0.1 on a free port) and starts watching the rules file, if any. */
@@ -79,6 +84,7 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
     if (this.server) throw new Error('DevBackend: already started');
     const host = options.host ?? '127.0.0.1';
     const server = createServer((req, res) => {
+      if (this.page.handle(req, res)) return;
       void handleRequest(this.context, req, res);
     });
     await new Promise<void>((resolve, reject) => {
@@ -99,6 +105,7 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
   /** Closes the server and every open connection (keep-alive ones included) and stops watching the rules file. */
   async stop(): Promise<void> {
     this.rulesSource.unwatch();
+    this.page.close();
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -146,6 +153,7 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
   reset(): void {
     this.store.reset();
     this.faults.clear();
+    this.page.reset();
   }
 
   /** Serves `rules` (snake_case object) from now on; null makes GET /api/v1/rules answer 404. */
