@@ -23,7 +23,9 @@
 //   it would silently drop records.
 // The 2.x packages left in package.json declare `@opentelemetry/api <1.10`
 // as a peer, so the 3.x install uses --legacy-peer-deps; they are not loaded
-// by anything on the 3.x line.
+// by anything on the 3.x line. Both directions use --ignore-scripts: the OTel
+// packages have no install scripts, and switching must not run this package's
+// `prepare` (a full build).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -74,10 +76,11 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 if (wanted === undefined) {
   process.stdout.write(`${installedLine() ?? 'none'}\n`);
 } else if (wanted === '3') {
-  npm(['install', '--no-save', '--no-audit', '--no-fund', '--legacy-peer-deps', ...line3Specs(pkg.devDependencies ?? {})]);
+  npm(['install', '--no-save', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', ...line3Specs(pkg.devDependencies ?? {})]);
 } else if (wanted === '2') {
   // The lock file holds the 2.x line: `npm ci` puts back exactly that tree.
-  npm(['ci', '--no-audit', '--no-fund']);
+  // --ignore-scripts: no rebuild of this package (`prepare`) just to switch lines.
+  npm(['ci', '--no-audit', '--no-fund', '--ignore-scripts']);
 } else {
   process.stderr.write('usage: node scripts/otel-line.mjs [2|3]\n');
   process.exit(2);
