@@ -376,8 +376,7 @@
         yAxisID: mean ? 'y1' : 'y',
         borderColor: color,
         backgroundColor: color,
-        pointRadius: 2,
-        borderDash: mean ? [4, 3] : [],
+        pointRadius: 3,
       });
     }
     metricsChart.data.labels = labels;
