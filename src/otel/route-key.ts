@@ -22,19 +22,49 @@ export const MAX_ROUTE_KEY_LENGTH = 128;
 /** Segments kept; deeper paths end in `/...`. */
 export const MAX_ROUTE_SEGMENTS = 8;
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-const NUMBER = /^[+-]?\d+(?:[.,]\d+)?$/;
-const HEX_ID = /^(?:0x)?[0-9a-f]{12,}$/i; // Mongo ObjectIds (24), hashes, hex tokens
-const DIGITS = /\d/g;
-
-/** True when a path segment is an identifier rather than a fixed word. */
+/**
+ * True when a path segment is an identifier rather than a fixed word: a number,
+ * a UUID (36 characters, caught by the length rule), a hex id of 12+ characters (Mongo ObjectIds, hashes), a token of 32+
+ * characters, or a segment of 8+ characters made of at least a quarter digits
+ * (`ord_8472919`). Words with a digit or two (`v1`, `oauth2`) stay. One pass
+ * over the characters, no regular expression: this runs for every request.
+ */
 export function isIdSegment(segment: string): boolean {
-  if (segment.length === 0) return false;
-  if (NUMBER.test(segment) || UUID.test(segment) || HEX_ID.test(segment)) return true;
-  // Long tokens (base64url ids, slugs with ids): many digits or very long.
-  if (segment.length >= 32) return true;
-  const digits = segment.match(DIGITS)?.length ?? 0;
-  return segment.length >= 8 && digits >= 3 && digits * 4 >= segment.length;
+  const n = segment.length;
+  if (n === 0) return false;
+  if (n >= 32) return true;
+  let digits = 0;
+  let dashes = 0;
+  let other = 0;
+  for (let i = 0; i < n; i++) {
+    const c = segment.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if ((c >= 97 && c <= 102) || (c >= 65 && c <= 70)) continue; // hex letter: neither digit nor "other"
+    else if (c === 45) dashes++;
+    else other++;
+  }
+  if (digits === n) return true; // 42
+  if (other === 0 && dashes === 0 && n >= 12 && digits > 0) return true; // 5f0c6e1b2a3d
+  if (isSignedOrDecimal(segment, digits)) return true; // -3, 1.5
+  return n >= 8 && digits >= 3 && digits * 4 >= n;
+}
+
+function isSignedOrDecimal(segment: string, digits: number): boolean {
+  const n = segment.length;
+  if (digits === 0 || digits < n - 2) return false;
+  let i = 0;
+  if (segment[0] === '+' || segment[0] === '-') i = 1;
+  let sep = false;
+  for (; i < n; i++) {
+    const ch = segment[i];
+    if (ch >= '0' && ch <= '9') continue;
+    if ((ch === '.' || ch === ',') && !sep && i > 0 && i < n - 1) {
+      sep = true;
+      continue;
+    }
+    return false;
+  }
+  return true;
 }
 
 /** The URL path without query string or fragment (`/a/b?x=1` -> `/a/b`). */
@@ -57,17 +87,22 @@ export function pathOf(url: string | undefined): string {
 
 /** `/users/42/orders/9f1c...` -> `/users/:id/orders/:id`, bounded in depth and length. */
 export function normalizePath(path: string): string {
-  const raw = path.split('/');
-  const out: string[] = [];
-  for (let i = 1; i < raw.length; i++) {
-    if (out.length === MAX_ROUTE_SEGMENTS) {
-      out.push('...');
+  let out = '';
+  let segments = 0;
+  let from = 1;
+  while (from <= path.length) {
+    let to = path.indexOf('/', from);
+    if (to === -1) to = path.length;
+    if (segments === MAX_ROUTE_SEGMENTS) {
+      out += '/...';
       break;
     }
-    const seg = raw[i];
-    out.push(isIdSegment(seg) ? ':id' : seg);
+    const seg = path.slice(from, to);
+    out += '/' + (isIdSegment(seg) ? ':id' : seg);
+    segments++;
+    from = to + 1;
   }
-  return truncate('/' + out.join('/'));
+  return truncate(out === '' ? '/' : out);
 }
 
 /** The route key of a finished request: the framework's template when known, else the normalised path. */
