@@ -64,9 +64,9 @@ const SPAN_EVENT_KEYS = [
 ] as const;
 
 export class GuardLogRecordProcessor implements LogRecordProcessor {
-  private readonly inner: LogRecordProcessor;
+  private inner: LogRecordProcessor;
   private readonly exported: ExportedRecordCounter;
-  private readonly maxQueueSize: number;
+  private maxQueueSize: number;
   private readonly spanEvents: boolean;
   private emitted = 0;
   private guardEmitted = 0;
@@ -155,6 +155,19 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
   async shutdown(): Promise<void> {
     await this.inner.shutdown();
     this.reconcile();
+  }
+
+  /**
+   * Swaps the inner processor (a new flush interval or batch size applies
+   * live this way); the old one is flushed and shut down after the swap, so
+   * records emitted meanwhile go to the new one and none are lost.
+   */
+  async replaceInner(next: LogRecordProcessor, maxQueueSize = this.maxQueueSize): Promise<void> {
+    const old = this.inner;
+    this.inner = next;
+    this.maxQueueSize = maxQueueSize;
+    await old.forceFlush();
+    await old.shutdown();
   }
 
   getStats(): GuardLogRecordProcessorStats {

@@ -1,0 +1,170 @@
+/**
+ * The guard pipeline: the parts between the OTel SDK and the backend, built
+ * once per agent and shared by both ways of running (standalone, or inside
+ * NodeSDK):
+ *
+ *   GuardLogRecordProcessor ─► SDK BatchLogRecordProcessor ─► GuardLogRecordExporter ─┐
+ *   GuardMetricReader (SDK MetricReader) ─────────────────► GuardMetricExporter ─────┤
+ *                                                          HTTPTransport ◄───────────┤
+ *                                                          FallbackQueue ◄── QueueDrainer
+ *
+ * It owns their lifecycle (flush and shutdown within a deadline) and applies
+ * configuration changes live by swapping the batch processor and retiming
+ * the reader and drainer, never by dropping what they hold.
+ */
+import type { AgentConfig } from '../config-types.js';
+import { newCodecStats, type CodecStats } from '../models/index.js';
+import { ForwardingLogExporter } from '../otel/forwarding-log-exporter.js';
+import { GuardLogRecordExporter } from '../otel/guard-log-exporter.js';
+import { ExportedRecordCounter, GuardLogRecordProcessor } from '../otel/guard-log-processor.js';
+import { GuardMetricExporter } from '../otel/guard-metric-exporter.js';
+import { GuardMetricReader } from '../otel/guard-metric-reader.js';
+import { createBatchLogRecordProcessor } from '../otel/sdk-compat.js';
+import { QueueDrainer } from '../queue/drainer.js';
+import type { FallbackQueue } from '../queue/fallback-queue.js';
+import { MemoryFallbackQueue } from '../queue/memory-fallback-queue.js';
+import { SwitchableQueue } from '../queue/switchable-queue.js';
+import { HTTPTransport, type HTTPTransportOptions } from '../transport/index.js';
+
+/**
+ * The SDK batch processor's queue. The SDK default (2048) is sized for app
+ * logs; security traffic comes in bursts (a scanner or a credential-stuffing
+ * run produces an event per request for minutes), and the processor drops the
+ * NEWEST records silently when full. 16384 records hold a burst of ~16k
+ * events per flush interval, at roughly 1-2 KB each in memory (16-32 MB worst
+ * case); drops beyond it are still counted (`sdkQueueDropped`).
+ */
+export const DEFAULT_MAX_QUEUE_SIZE = 16_384;
+/** Records per export; batches are then split by bytes to stay under the body cap. */
+export const DEFAULT_MAX_EXPORT_BATCH_SIZE = 512;
+
+export interface PipelineOptions {
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+  /** Add each guard event as a span event on the active span (default true). */
+  spanEvents?: boolean;
+  /** The initial fallback queue (default: a bounded memory queue). */
+  queue?: FallbackQueue;
+  /** Milliseconds between queue-replay ticks (default 1000). */
+  drainIntervalMs?: number;
+  transport?: HTTPTransportOptions;
+}
+
+export class GuardPipeline {
+  readonly transport: HTTPTransport;
+  readonly queue: SwitchableQueue;
+  readonly logExporter: GuardLogRecordExporter;
+  readonly metricExporter: GuardMetricExporter;
+  /** What goes into NodeSDK's `logRecordProcessors` (or the standalone LoggerProvider). */
+  readonly logProcessor: GuardLogRecordProcessor;
+  /** What goes into NodeSDK's `metricReaders` (or the standalone MeterProvider). */
+  readonly metricReader: GuardMetricReader;
+  readonly drainer: QueueDrainer;
+  readonly codecStats: CodecStats = newCodecStats();
+  private readonly exported = new ExportedRecordCounter();
+  private readonly maxQueueSize: number;
+  private maxExportBatchSize: number;
+  private flushIntervalMs: number;
+  private closed = false;
+
+  constructor(config: AgentConfig, options: PipelineOptions = {}) {
+    this.transport = new HTTPTransport(config, options.transport);
+    this.queue = new SwitchableQueue(options.queue ?? new MemoryFallbackQueue());
+    const exporterConfig = { maxEventBytes: config.maxEventBytes, maxBodyBytes: config.maxBodyBytes, enableEvents: true, enableMetrics: true };
+    this.logExporter = new GuardLogRecordExporter({
+      transport: this.transport,
+      queue: this.queue,
+      config: exporterConfig,
+      codecStats: this.codecStats,
+      receivedCounter: this.exported,
+    });
+    this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
+    this.maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
+    this.maxExportBatchSize = Math.min(options.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
+    this.flushIntervalMs = config.flushInterval * 1000;
+    this.logProcessor = new GuardLogRecordProcessor({
+      inner: this.newBatchProcessor(),
+      exported: this.exported,
+      maxQueueSize: this.maxQueueSize,
+      spanEvents: options.spanEvents ?? true,
+    });
+    this.metricReader = new GuardMetricReader({ exporter: this.metricExporter, intervalMs: this.flushIntervalMs });
+    this.drainer = new QueueDrainer({ transport: this.transport, queue: this.queue, intervalMs: options.drainIntervalMs });
+  }
+
+  private newBatchProcessor() {
+    return createBatchLogRecordProcessor(new ForwardingLogExporter(this.logExporter), {
+      maxQueueSize: this.maxQueueSize,
+      maxExportBatchSize: this.maxExportBatchSize,
+      scheduledDelayMillis: this.flushIntervalMs,
+      exportTimeoutMillis: 30_000,
+    });
+  }
+
+  /** Starts replaying queued batches in the background. */
+  start(): void {
+    this.drainer.start();
+  }
+
+  /** Applies a new configuration: transport settings now, intervals from the next tick. */
+  async applyConfig(config: AgentConfig): Promise<void> {
+    this.transport.updateConfig(config);
+    const ms = config.flushInterval * 1000;
+    if (ms !== this.flushIntervalMs) {
+      this.flushIntervalMs = ms;
+      this.metricReader.setInterval(ms);
+      await this.logProcessor.replaceInner(this.newBatchProcessor());
+    }
+  }
+
+  /** Exports what the SDK holds and replays the queue, within `deadline` (epoch ms). */
+  async flush(deadline: number): Promise<void> {
+    await withDeadline(Promise.all([this.logProcessor.forceFlush(), this.metricReader.forceFlush()]), deadline);
+    if (Date.now() < deadline) await this.drainer.drainNow(deadline);
+  }
+
+  /**
+   * Stops everything within `deadline`: exports what the SDK holds, tries to
+   * deliver the queue, and leaves the rest in the queue (Redis keeps it for
+   * the next start; memory reports it as lost in the stats).
+   */
+  async shutdown(deadline: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.drainer.stop();
+    const left = () => Math.max(0, deadline - Date.now());
+    await withDeadline(this.logProcessor.forceFlush(), deadline);
+    await withDeadline(this.metricReader.forceFlush(), deadline);
+    if (left() > 0) await this.drainer.drainNow(deadline);
+    // Exporters abort what is still in flight at their deadline and queue it.
+    await Promise.all([this.logExporter.shutdown(left()), this.metricExporter.shutdown(left())]);
+    await withDeadline(Promise.all([this.logProcessor.shutdown(), this.metricReader.shutdown()]), Date.now() + 1000);
+    await this.queue.close();
+    await this.transport.close();
+  }
+
+  /** Records in the SDK's queue that the exporter has not received yet. */
+  sdkQueueDepth(): number {
+    const s = this.logProcessor.getStats();
+    return Math.max(0, s.emitted - this.exported.total - s.sdkQueueDropped);
+  }
+}
+
+/** Resolves when `p` settles or at `deadline` (epoch ms), whichever is first; never rejects. */
+export async function withDeadline(p: Promise<unknown>, deadline: number): Promise<boolean> {
+  const ms = deadline - Date.now();
+  if (ms <= 0) {
+    p.catch(() => undefined);
+    return false;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

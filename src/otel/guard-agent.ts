@@ -1,0 +1,121 @@
+/**
+ * `guardAgent(config)`: everything NodeSDK takes to run the guard agent, in
+ * one call, on either SDK line:
+ *
+ *   const guard = guardAgent({ apiKey, projectId, otlp: true });
+ *   const sdk = new NodeSDK({
+ *     logRecordProcessors: guard.logRecordProcessors,
+ *     metricReaders: guard.metricReaders,
+ *     spanProcessors: guard.spanProcessors,
+ *     instrumentations: [guard.instrumentation, ...others],
+ *   });
+ *   sdk.start();
+ *
+ * With `otlp` the same records also go to an OTLP/HTTP collector: one batch
+ * processor per destination (NodeSDK adds no exporter of its own once
+ * `logRecordProcessors` is given), plus a span exporter for the spans that
+ * carry the guard span events. The OTLP exporters are optional peer
+ * dependencies, loaded only when asked for.
+ */
+import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { AgentConfigInput } from '../config-types.js';
+import { GuardAgentConfigError } from '../errors.js';
+import { GuardAgentHandler, type GuardAgentHandlerOptions } from '../handler/guard-agent-handler.js';
+import { installShutdownHooks } from '../handler/shutdown-hooks.js';
+import { GuardInstrumentation, type GuardInstrumentationConfig } from './guard-instrumentation.js';
+import { requireHere } from './otel-line.js';
+import { createBatchLogRecordProcessor, createPeriodicReader } from './sdk-compat.js';
+
+export interface OtlpOptions {
+  /** Base URL of the collector's OTLP/HTTP receiver (default `OTEL_EXPORTER_OTLP_ENDPOINT` or http://localhost:4318). */
+  url?: string;
+  headers?: Record<string, string>;
+  /** Metric export interval, ms (default 10000). */
+  metricIntervalMs?: number;
+}
+
+export interface GuardAgentOptions extends AgentConfigInput {
+  /** Also send logs, metrics and spans to an OTLP/HTTP collector: true, a base URL, or options. */
+  otlp?: boolean | string | OtlpOptions;
+  /** Options of the GuardInstrumentation (HTTP observation; every part can be switched off). */
+  instrumentation?: GuardInstrumentationConfig;
+  /** Opt in to SIGTERM/SIGINT hooks that stop the agent (bounded) before the process exits. */
+  installSignalHandlers?: boolean;
+  /** Handler options (queue size, span events, stop deadline, ...). */
+  handlerOptions?: Omit<GuardAgentHandlerOptions, 'instrumentation'>;
+}
+
+export interface GuardAgentSetup {
+  handler: GuardAgentHandler;
+  instrumentation: GuardInstrumentation;
+  /** The guard processor alone (for NodeSDK 2.x's singular `logRecordProcessor`). */
+  logRecordProcessor: LogRecordProcessor;
+  /** The guard reader alone. */
+  metricReader: IMetricReader;
+  /** Guard processor, plus the OTLP one with `otlp`. */
+  logRecordProcessors: LogRecordProcessor[];
+  metricReaders: IMetricReader[];
+  /** Empty without `otlp`; with it, a batch span processor to the collector. */
+  spanProcessors: unknown[];
+  instrumentations: GuardInstrumentation[];
+  /** Stops the agent within `timeoutMs` (NodeSDK's own shutdown has no deadline); call before `sdk.shutdown()`. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+const OTLP_KEYS = ['otlp', 'instrumentation', 'installSignalHandlers', 'handlerOptions'] as const;
+
+export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
+  const config: Record<string, unknown> = { ...options };
+  for (const k of OTLP_KEYS) delete config[k];
+  const instrumentation = new GuardInstrumentation(options.instrumentation);
+  const handler = new GuardAgentHandler(config as AgentConfigInput, { ...options.handlerOptions, instrumentation });
+  const logRecordProcessors: LogRecordProcessor[] = [handler.pipeline.logProcessor];
+  const metricReaders: IMetricReader[] = [handler.pipeline.metricReader];
+  const spanProcessors: unknown[] = [];
+  if (options.otlp) {
+    const otlp = otlpParts(options.otlp);
+    logRecordProcessors.push(otlp.logs);
+    metricReaders.push(otlp.metrics);
+    spanProcessors.push(otlp.spans);
+  }
+  void handler.start();
+  const removeHooks = options.installSignalHandlers ? installShutdownHooks(() => handler.stop()) : () => undefined;
+  return {
+    handler,
+    instrumentation,
+    logRecordProcessor: handler.pipeline.logProcessor,
+    metricReader: handler.pipeline.metricReader,
+    logRecordProcessors,
+    metricReaders,
+    spanProcessors,
+    instrumentations: [instrumentation],
+    async shutdown(timeoutMs?: number) {
+      removeHooks();
+      await handler.stop(timeoutMs);
+    },
+  };
+}
+
+function otlpParts(option: true | string | OtlpOptions): { logs: LogRecordProcessor; metrics: IMetricReader; spans: unknown } {
+  const o: OtlpOptions = option === true ? {} : typeof option === 'string' ? { url: option } : option;
+  const base = (o.url ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
+  const load = <T>(pkg: string, name: string): new (arg: unknown) => T => {
+    try {
+      const mod = requireHere()(pkg) as Record<string, new (arg: unknown) => T>;
+      return mod[name];
+    } catch {
+      throw new GuardAgentConfigError([{ field: 'otlp', message: `needs the optional package ${pkg} (npm install ${pkg})` }]);
+    }
+  };
+  const headers = o.headers;
+  const LogExporter = load<import('@opentelemetry/sdk-logs').LogRecordExporter>('@opentelemetry/exporter-logs-otlp-http', 'OTLPLogExporter');
+  const MetricExporter = load<import('@opentelemetry/sdk-metrics').PushMetricExporter>('@opentelemetry/exporter-metrics-otlp-http', 'OTLPMetricExporter');
+  const TraceExporter = load<unknown>('@opentelemetry/exporter-trace-otlp-http', 'OTLPTraceExporter');
+  const BatchSpanProcessor = load<unknown>('@opentelemetry/sdk-trace', 'BatchSpanProcessor');
+  return {
+    logs: createBatchLogRecordProcessor(new LogExporter({ url: `${base}/v1/logs`, headers })),
+    metrics: createPeriodicReader(new MetricExporter({ url: `${base}/v1/metrics`, headers }), { exportIntervalMillis: o.metricIntervalMs ?? 10_000 }),
+    spans: new BatchSpanProcessor({ exporter: new TraceExporter({ url: `${base}/v1/traces`, headers }) }),
+  };
+}

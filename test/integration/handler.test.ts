@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { DevBackend } from '../../src/dev-backend/index.js';
+import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
+import { GuardAgentConfigError } from '../../src/errors.js';
+import { GOLDEN } from '../helpers/golden.js';
+
+const KEY = 'test-api-key-0123456789';
+
+function handlerFor(url: string, extra: Record<string, unknown> = {}, options = {}) {
+  return new GuardAgentHandler({ apiKey: KEY, endpoint: url, projectId: 'proj_test', flushInterval: 0.2, retryAttempts: 1, backoffFactor: 0.01, ...extra }, { env: {}, drainIntervalMs: 50, ...options });
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('GuardAgentHandler (standalone, real dev backend)', () => {
+  let backend: DevBackend;
+  let url: string;
+  beforeEach(async () => {
+    backend = new DevBackend({ apiKeys: [KEY], rules: GOLDEN.rules });
+    ({ url } = await backend.start());
+  });
+  afterEach(async () => {
+    await backend.stop();
+  });
+
+  it('ships events exactly as @guardcore/core sends them, and metrics aggregated per interval', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    assert.equal(h.isRunning(), true);
+    // camelCase, timestamp as a Date or absent, ipAddress 'system'
+    await h.sendEvent({ timestamp: new Date(), eventType: 'ip_banned', ipAddress: '198.51.100.7', country: null, userAgent: 'curl/8', actionTaken: 'request_blocked', reason: 'banned', endpoint: '/login', method: 'POST', metadata: { attempts: 5, authorization: 'Bearer abc' } });
+    await h.sendEvent({ eventType: 'dynamic_rule_applied', ipAddress: 'system', actionTaken: 'rules_updated', reason: 'Applied rules rs_42 v7' });
+    for (let i = 0; i < 10; i++) {
+      await h.sendMetric({ timestamp: new Date(), metricType: 'request_count', value: 1.0, tags: { endpoint: '/login', method: 'POST' } });
+      await h.sendMetric({ timestamp: new Date(), metricType: 'response_time', value: 0.01 * (i + 1), tags: { endpoint: '/login', method: 'POST', status: '200' } });
+    }
+    await h.flushBuffer();
+    await until(() => backend.events.length === 2 && backend.metrics.length >= 2);
+    const banned = backend.events.find((e) => e.event_type === 'ip_banned')!;
+    assert.equal(banned.ip_address, '198.51.100.7');
+    assert.equal((banned.metadata as Record<string, unknown>).authorization, '[REDACTED]', 'sensitive metadata redacted');
+    assert.equal(backend.events.find((e) => e.event_type === 'dynamic_rule_applied')!.ip_address, 'system');
+    const count = backend.metrics.filter((m) => m.metric_type === 'request_count').reduce((a, m) => a + Number(m.value), 0);
+    assert.equal(count, 10, 'request_count deltas add up');
+    const rt = backend.metrics.find((m) => m.metric_type === 'response_time')!;
+    assert.equal((rt.tags as Record<string, string>).count, '10');
+    assert.ok(Math.abs(Number(rt.value) - 0.055) < 1e-9, 'response_time is the interval mean');
+    await h.stop();
+    assert.equal(h.isRunning(), false);
+  });
+
+  it('never throws on a stopped agent, disabled kinds or invalid input, and counts the drops', async () => {
+    const h = handlerFor(url, { enableMetrics: false });
+    await h.start();
+    await h.sendEvent({ ipAddress: 'no type' });
+    await h.sendEvent(42);
+    await h.sendMetric({ metricType: 'request_count', value: 1 });
+    await h.stop();
+    await h.sendEvent({ eventType: 'ip_banned' });
+    const d = h.getStats().dropped.atIngest;
+    assert.deepEqual(d, { invalid: 2, disabled: 1, agent_stopped: 1 });
+  });
+
+  it('stop() is bounded by its deadline even when the backend hangs', async () => {
+    backend.faults.push({ kind: 'delay', ms: 20_000, times: Infinity });
+    const h = handlerFor(url, { timeout: 30 });
+    await h.start();
+    await h.sendEvent({ eventType: 'ip_banned', ipAddress: '10.0.0.1' });
+    const t = Date.now();
+    await h.stop(1500);
+    assert.ok(Date.now() - t < 3500, `stop took ${Date.now() - t} ms`);
+    backend.faults.clear();
+  });
+
+  it('two handlers in one process work independently', async () => {
+    const other = new DevBackend({ apiKeys: [KEY] });
+    const { url: url2 } = await other.start();
+    const a = handlerFor(url);
+    const b = handlerFor(url2);
+    await a.start();
+    await b.start();
+    await a.sendEvent({ eventType: 'ip_banned', reason: 'a' });
+    await b.sendEvent({ eventType: 'ip_banned', reason: 'b' });
+    await b.sendEvent({ eventType: 'ip_banned', reason: 'b2' });
+    await Promise.all([a.flushBuffer(), b.flushBuffer()]);
+    await until(() => backend.events.length === 1 && other.events.length === 2);
+    assert.deepEqual(backend.events.map((e) => e.reason), ['a']);
+    await Promise.all([a.stop(), b.stop()]);
+    await other.stop();
+  });
+
+  it('healthCheck is false on an auth failure, and updateConfig({ apiKey }) recovers without losing the events', async () => {
+    const h = handlerFor(url, { apiKey: 'wrong-key-0123456789' });
+    await h.start();
+    assert.equal(await h.healthCheck(), true, 'nothing needed sending yet');
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'kept through the auth failure' });
+    await h.flushBuffer(3000);
+    assert.equal(await h.healthCheck(), false);
+    assert.equal((await h.getStatus()).status, 'failed');
+    assert.equal(backend.events.length, 0);
+    await h.updateConfig({ apiKey: KEY });
+    await h.flushBuffer(3000);
+    await until(() => backend.events.length === 1);
+    assert.equal(await h.healthCheck(), true);
+    await h.stop();
+  });
+
+  it('updateConfig applies a new flush interval live and rejects invalid values', async () => {
+    const h = handlerFor(url, { flushInterval: 60 });
+    await h.start();
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'before' });
+    await h.updateConfig({ flushInterval: 0.1 });
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'after' });
+    await until(() => backend.events.length === 2, 4000); // no manual flush: the new interval did it
+    await assert.rejects(h.updateConfig({ timeout: -1 }), GuardAgentConfigError);
+    await h.stop();
+  });
+
+  it('posts a status heartbeat whose counters reflect the recent past', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    await h.sendEvent({ eventType: 'ip_banned' });
+    await h.flushBuffer();
+    assert.equal(await h.sendStatus(), true);
+    const st = backend.statuses.at(-1)!;
+    assert.equal(st.status, 'healthy');
+    assert.equal(st.events_sent, 1);
+    assert.equal(st.project_id, 'proj_test');
+    await h.stop();
+  });
+
+  it('getDynamicRules returns the camelCase rules and keeps the last good ones when a fetch fails', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    const rules = await h.getDynamicRules();
+    assert.equal(rules?.ruleId, 'rs_42');
+    assert.deepEqual(rules?.endpointRateLimits, { '/api/login': [5, 60] });
+    backend.setRules({ rule_id: 'rs_42', version: 'not-a-number' });
+    await (h as unknown as { rules: { refresh(): Promise<unknown> } }).rules.refresh();
+    assert.equal((await h.getDynamicRules())?.version, 7, 'bad payload does not displace good rules');
+    await h.flushBuffer();
+    await until(() => backend.events.some((e) => e.event_type === 'dynamic_rule_updated'));
+    await h.stop();
+  });
+});
