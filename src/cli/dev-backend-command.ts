@@ -51,7 +51,7 @@ export async function runDevBackend(args: string[]): Promise<number> {
   backend.on('batch', (b: AcceptedBatch) => process.stdout.write(formatBatchLine(b) + '\n'));
   backend.on('status', ({ status }) => process.stdout.write(`${time()} status   ${String(status.status)} uptime=${String(status.uptime)}s events_sent=${String(status.events_sent)}\n`));
   const { url } = await backend.start({ port, host: values.host });
-  process.stdout.write(`guard dev backend listening on ${url}\n  API key: ${values['api-key'] ? '(as given)' : DEFAULT_DEV_API_KEY}\n  try:     GUARD_AGENT_ENDPOINT=${url} GUARD_AGENT_API_KEY=<key> guard-agent smoke --endpoint ${url}\n`);
+  process.stdout.write(`guard dev backend listening on ${url}\n  live page: ${url}/\n  API key: ${values['api-key'] ? '(as given)' : DEFAULT_DEV_API_KEY}\n  try:     GUARD_AGENT_ENDPOINT=${url} GUARD_AGENT_API_KEY=<key> guard-agent smoke --endpoint ${url}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
