@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
-import { resolveConfig, mergeConfig, describeConfig, DEFAULT_CONFIG, CONFIG_FIELDS } from '../../src/config.js';
+import { resolveConfig, mergeConfig, describeConfig, DEFAULT_CONFIG, CONFIG_FIELDS, NESTED_FIELDS } from '../../src/config.js';
 import { GuardAgentConfigError } from '../../src/errors.js';
 
 const KEY = 'fg_test_0123456789';
@@ -100,7 +100,8 @@ describe('AgentConfig', () => {
 
   it('describes every option for the README table', () => {
     const rows = describeConfig();
-    assert.equal(rows.length, Object.keys(CONFIG_FIELDS).length + 4);
+    const nested = Object.values(NESTED_FIELDS).reduce((n, g) => n + Object.keys(g).length, 0);
+    assert.equal(rows.length, Object.keys(CONFIG_FIELDS).length + nested);
     assert.ok(rows.every((r) => r.description.length > 10));
     assert.ok(Object.keys(DEFAULT_CONFIG).every((k) => rows.some((r) => r.option === k || r.option.startsWith(k + '.'))));
   });
