@@ -6,3 +6,5 @@ export { catastrophicBacktrackingReason } from './regex-safety.js';
 export { RuleEngine, ALLOW, type Decision, type BlockEventType, type RuleRequest, type RuleEngineOptions } from './rule-engine.js';
 export { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter, type MemorySlidingWindowOptions } from './sliding-window.js';
 export { RedisSlidingWindow, type RedisSlidingWindowOptions, type RedisSlidingWindowStats } from './redis-sliding-window.js';
+export { RulePoller, type RulePollerOptions, type RulePollerStats, type RulesListener, type RulesSource } from './rule-poller.js';
+export { RulesShare, type RulesShareOptions, type SharedRulesEntry } from './rules-share.js';

@@ -1,0 +1,224 @@
+// RulePoller against the real dev backend (HTTPTransport) and the shared Redis on 6379.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { resolveConfig } from '../../src/config.js';
+import { DevBackend } from '../../src/dev-backend/index.js';
+import type { DynamicRules } from '../../src/models/dynamic-rules.js';
+import { RuleEngine } from '../../src/rules/rule-engine.js';
+import { RulePoller } from '../../src/rules/rule-poller.js';
+import { HTTPTransport } from '../../src/transport/http-transport.js';
+
+const KEY = 'rules_poller_key_0123456789';
+const GOOD = { rule_id: 'rs_good', version: 7, ip_blacklist: ['203.0.113.0/24'], blocked_countries: ['XX'], ttl: 300 };
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('RulePoller (real dev backend)', function () {
+  this.timeout(20_000);
+  let backend: DevBackend;
+  let home: string;
+  let ruleGets = 0;
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+  function transport(projectId: string): HTTPTransport {
+    const config = resolveConfig({ apiKey: KEY, endpoint: backend.url, projectId, retryAttempts: 1, backoffFactor: 0.01 }, { env: {} });
+    const t = new HTTPTransport(config, { installIdHomeDir: home });
+    cleanups.push(() => t.close());
+    return t;
+  }
+
+  function poller(projectId: string, intervalMs = 200, extra = {}): RulePoller {
+    const p = new RulePoller({ source: transport(projectId), projectId, intervalSeconds: 300, intervalMs, ...extra });
+    cleanups.push(() => p.stop());
+    return p;
+  }
+
+  before(() => {
+    home = mkdtempSync(join(tmpdir(), 'rules-poller-home-'));
+  });
+  beforeEach(async () => {
+    backend = new DevBackend({ apiKeys: [KEY], rules: GOOD });
+    backend.on('request', (r: { method: string; path: string }) => {
+      if (r.method === 'GET' && r.path === '/api/v1/rules') ruleGets++;
+    });
+    ruleGets = 0;
+    await backend.start();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await backend.stop();
+  });
+
+  it('applies a change within one interval, sends If-None-Match and treats 304 as unchanged', async () => {
+    const p = poller('proj_poll_1', 200);
+    const seen: Array<[string | null, string | null]> = [];
+    const off = p.onRules((r, prev) => seen.push([r && `${r.ruleId}@${r.version}`, prev && `${prev.ruleId}@${prev.version}`]));
+    p.start();
+    await until(() => p.current() !== null);
+    assert.equal(p.current()?.ruleId, 'rs_good');
+    assert.deepEqual(p.current()?.blockedCountries, ['XX']);
+    await until(() => p.stats.notModified >= 1, 2000);
+    const changedAt = Date.now();
+    backend.setRules({ ...GOOD, version: 8, ip_blacklist: ['198.51.100.1'] });
+    await until(() => p.current()?.version === 8, 1000);
+    assert.ok(Date.now() - changedAt <= 200 * 1.1 + 100, 'within one (jittered) interval');
+    assert.deepEqual(p.current()?.ipBlacklist, ['198.51.100.1']);
+    assert.deepEqual(seen, [['rs_good@7', null], ['rs_good@8', 'rs_good@7']]);
+    off();
+    backend.setRules({ ...GOOD, version: 9 });
+    await until(() => p.current()?.version === 9, 1000);
+    assert.equal(seen.length, 2, 'unsubscribed listener is not called');
+  });
+
+  it('keeps the last good rules when a fetch fails (5xx, garbage, reset)', async () => {
+    const p = poller('proj_poll_2', 60_000);
+    assert.equal((await p.pollNow())?.version, 7);
+    backend.faults.push({ kind: 'status', status: 503, path: '/api/v1/rules', times: 5 });
+    assert.equal((await p.pollNow())?.version, 7, '503: last good rules');
+    backend.faults.push({ kind: 'garbage', path: '/api/v1/rules', times: 1 });
+    assert.equal((await p.pollNow())?.version, 7, 'non-JSON: last good rules');
+    backend.faults.push({ kind: 'reset', path: '/api/v1/rules', times: 5 });
+    assert.equal((await p.pollNow())?.version, 7, 'connection reset: last good rules');
+    assert.equal(p.stats.failures, 3);
+  });
+
+  it('refuses malformed payloads, stale versions and expired rules without replacing the good ones', async () => {
+    const p = poller('proj_poll_3');
+    assert.equal((await p.pollNow())?.version, 7);
+    for (const bad of [{ rule_id: 'rs_good', version: 'eight' }, { ip_blacklist: 'not-a-list' }, { endpoint_rate_limits: { '/a': [1] } }]) {
+      backend.setRules(bad);
+      assert.equal((await p.pollNow())?.version, 7, JSON.stringify(bad));
+    }
+    backend.setRules({ ...GOOD, version: 6, ip_blacklist: [] });
+    assert.deepEqual((await p.pollNow())?.ipBlacklist, ['203.0.113.0/24'], 'older version ignored');
+    backend.setRules({ ...GOOD, version: 10, expires_at: '2000-01-01T00:00:00Z' });
+    assert.equal((await p.pollNow())?.version, 7, 'already expired ruleset ignored');
+    backend.setRules(null);
+    assert.equal((await p.pollNow())?.version, 7, '404 keeps the rules');
+    assert.equal(p.stats.rejected, 4);
+    assert.equal(p.stats.stale, 1);
+    // Partly bad: the bad entries go, the rest applies.
+    backend.setRules({ ...GOOD, version: 11, ip_blacklist: ['10.0.0.0/8', '999.1.1.1', 'nope'], blocked_countries: ['FR', 'France'], blocked_user_agents: ['(a+)+$', 'curl'] });
+    const r = await p.pollNow();
+    assert.equal(r?.version, 11);
+    assert.deepEqual(r?.ipBlacklist, ['10.0.0.0/8']);
+    assert.deepEqual(r?.blockedCountries, ['FR']);
+    assert.deepEqual(r?.blockedUserAgents, ['curl']);
+    assert.equal(p.problems.length, 4);
+    assert.equal(p.stats.droppedEntries, 4);
+  });
+
+  it('honours expiresAt (listeners hear null) and ttl (get() answers from memory within it)', async () => {
+    const p = poller('proj_poll_4', 60_000);
+    const expires = new Date(Date.now() + 400).toISOString();
+    backend.setRules({ ...GOOD, ttl: 60, expires_at: expires });
+    const events: Array<string | null> = [];
+    p.onRules((r) => events.push(r && r.ruleId));
+    assert.equal((await p.get())?.ruleId, 'rs_good');
+    const before = ruleGets;
+    await p.get();
+    await p.get();
+    assert.equal(ruleGets, before, 'within ttl: no fetch');
+    await until(() => events.length === 2, 2000);
+    assert.deepEqual(events, ['rs_good', null]);
+    assert.equal(p.current(), null);
+  });
+
+  it('fuzzed payloads (random JSON, wrong types, huge arrays) never throw and never displace good rules', async () => {
+    const p = poller('proj_poll_fuzz', 60_000);
+    const good = await p.pollNow();
+    assert.equal(good?.ruleId, 'rs_good');
+    const field = fc.constantFrom('rule_id', 'version', 'ip_blacklist', 'ip_whitelist', 'blocked_countries', 'endpoint_rate_limits', 'blocked_user_agents', 'emergency_mode', 'global_rate_limit', 'expires_at', 'ttl', 'blocked_cloud_providers', 'emergency_whitelist');
+    const wrongTyped = fc.dictionary(field, fc.jsonValue({ maxDepth: 3 }), { minKeys: 1 }).map((d) => ({ ...d, rule_id: 'rs_good', version: 'x' }));
+    const huge = fc.integer({ min: 100_001, max: 150_000 }).map((n) => ({ rule_id: 'rs_good', version: 12, ip_blacklist: Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`) }));
+    const payload = fc.oneof(fc.jsonValue({ maxDepth: 4 }), wrongTyped, fc.dictionary(field, fc.jsonValue({ maxDepth: 2 })), fc.constant(huge).chain((h) => h));
+    let inForce: DynamicRules | null = good;
+    await fc.assert(
+      fc.asyncProperty(payload, async (body) => {
+        const isObject = body !== null && typeof body === 'object' && !Array.isArray(body);
+        backend.setRules(isObject ? (body as object) : { wrapped: body });
+        const before = inForce;
+        const after = await p.pollNow();
+        assert.ok(after !== null, 'never left without rules');
+        if (after !== before) {
+          // Only a structurally valid, not older, not expired ruleset may replace the rules in force.
+          assert.ok(p.stats.updates > 0);
+          assert.ok(!(after.ruleId === before!.ruleId && after.version < before!.version));
+          assert.ok(after.ipBlacklist.length <= 100_000);
+        }
+        assert.doesNotThrow(() => new RuleEngine(after, { sanitized: true }).evaluate({ ip: '203.0.113.5', path: '/', userAgent: 'x' }));
+        inForce = after;
+      }),
+      { numRuns: 60, seed: 4242 },
+    );
+    // An invalid payload after all that still leaves the last good rules.
+    const last = p.current();
+    backend.setRules({ rule_id: 'rs_good', version: [] });
+    assert.equal(await p.pollNow(), last);
+  });
+
+  describe('two instances on one Redis', () => {
+    const clients: Redis[] = [];
+    const redis = (): Redis => {
+      const c = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+      clients.push(c);
+      return c;
+    };
+    afterEach(async () => {
+      for (const c of clients.splice(0)) await c.quit().catch(() => c.disconnect());
+    });
+
+    it('fetch once per interval between them, and both apply a change at once (pub/sub)', async () => {
+      const project = `proj_poll_shared_${process.pid}_${Date.now()}`;
+      const a = poller(project, 400);
+      const b = poller(project, 400);
+      await a.setRedis(redis());
+      await b.setRedis(redis());
+      await Promise.all([a.whenShared(), b.whenShared()]);
+      a.start();
+      b.start();
+      await until(() => a.current() !== null && b.current() !== null);
+      const startGets = ruleGets;
+      await new Promise((r) => setTimeout(r, 2000)); // five intervals
+      const gets = ruleGets - startGets;
+      assert.ok(gets >= 3 && gets <= 6, `about one fetch per interval for both instances, got ${gets}`);
+      assert.ok(a.stats.sharedHits + b.stats.sharedHits >= 3, 'the other instance used the shared entry');
+      // A change fetched by one instance reaches the other through pub/sub, before its own poll.
+      await a.stop();
+      await b.stop();
+      const a2 = poller(project, 60_000);
+      const b2 = poller(project, 60_000);
+      await a2.setRedis(redis());
+      await b2.setRedis(redis());
+      await Promise.all([a2.whenShared(), b2.whenShared()]);
+      b2.start(); // its first poll takes the entry a and b left in Redis
+      await until(() => b2.current()?.version === 7);
+      backend.setRules({ ...GOOD, version: 20 });
+      const fetched = await a2.pollNow();
+      assert.equal(fetched?.version, 20);
+      await until(() => b2.current()?.version === 20, 1000);
+      assert.equal(b2.stats.fetches, 0, 'b2 never fetched: Redis entry then pub/sub');
+    });
+
+    it('works when Redis is unreachable (fetches on its own)', async () => {
+      const dead = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+      dead.on('error', () => undefined);
+      clients.push(dead);
+      const p = poller('proj_poll_dead', 60_000, { redisTimeoutMs: 100 });
+      await p.setRedis(dead);
+      backend.setRules({ ...GOOD, version: 30 });
+      assert.equal((await p.pollNow())?.version, 30);
+      assert.equal(p.stats.fetches, 1);
+    });
+  });
+});
