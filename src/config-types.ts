@@ -26,6 +26,38 @@ export interface RateLimitOptions {
   windowMs: number;
 }
 
+/** The fallback queue's bounds and Redis behaviour (see src/queue/). */
+export interface QueueOptions {
+  /** Redis key prefix; keys are `{prefix}:{<projectId>}:...` (one Cluster slot per project). Default `guard_agent`. */
+  prefix: string;
+  /** Most batches this instance holds in Redis (drop-oldest beyond, counted `queue_full`). Default 10000. */
+  maxEntries: number;
+  /** Most bytes (batch JSON) this instance holds in Redis. Default 256 MiB. */
+  maxBytes: number;
+  /** Queued batches older than this are dropped (`queue_retention`). Default 7 days. */
+  retentionMs: number;
+  /** An instance silent (no heartbeat) longer than this is dead; a sibling takes its entries over. Default 30000. */
+  leaseMs: number;
+  /** Longest any call waits for Redis. Default 500. */
+  commandTimeoutMs: number;
+  /** Bound of the in-memory queue (the whole queue without Redis; the fallback while Redis is down), batches. Default 1000. */
+  memoryMaxBatches: number;
+  /** Same bound in bytes. Default 16 MiB. */
+  memoryMaxBytes: number;
+  /** Most queued batches replayed per drain tick (the replay rate bound). Default 5. */
+  drainBatchesPerTick: number;
+  /** Milliseconds between drain ticks. Default 1000. */
+  drainIntervalMs: number;
+}
+
+/**
+ * `batch` (default): records are safe once their batch is exported or queued;
+ * a SIGKILL loses what the SDK batch processor holds (up to one flush interval).
+ * `emit`: each event is also journaled to Redis when emitted, so a SIGKILL
+ * loses nothing Redis acknowledged (needs Redis).
+ */
+export type DurabilityMode = 'batch' | 'emit';
+
 export interface AgentConfig {
   /** Required. Sent as `X-API-Key`. At least 10 characters. */
   apiKey: string;
@@ -79,11 +111,21 @@ export interface AgentConfig {
   rateLimit: RateLimitOptions;
   /** `redis://` or `rediss://` URL of the fallback queue's Redis. */
   redisUrl: string | null;
+  queue: QueueOptions;
+  durability: DurabilityMode;
+  /**
+   * Owner of this process's queue and journal entries in Redis. A restart
+   * with the same id replays its own unacknowledged entries at once; with
+   * another id they are taken over by a sibling after `queue.leaseMs`.
+   * Default: install id + host + a per-worker value (see queue/instance-id.ts).
+   */
+  instanceId: string | null;
 }
 
 /** What users pass: everything optional but `apiKey` (which can also come from `GUARD_AGENT_API_KEY`). */
-export type AgentConfigInput = Partial<Omit<AgentConfig, 'breaker' | 'rateLimit'>> & {
+export type AgentConfigInput = Partial<Omit<AgentConfig, 'breaker' | 'rateLimit' | 'queue'>> & {
   breaker?: Partial<BreakerOptions>;
   rateLimit?: Partial<RateLimitOptions>;
+  queue?: Partial<QueueOptions>;
   [extra: string]: unknown;
 };

@@ -48,6 +48,20 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'apiKey'> = {
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000 },
   rateLimit: { maxCalls: 100, windowMs: 60_000 },
   redisUrl: null,
+  queue: {
+    prefix: 'guard_agent',
+    maxEntries: 10_000,
+    maxBytes: 256 * 1024 * 1024,
+    retentionMs: 7 * 24 * 3600 * 1000,
+    leaseMs: 30_000,
+    commandTimeoutMs: 500,
+    memoryMaxBatches: 1000,
+    memoryMaxBytes: 16 * 1024 * 1024,
+    drainBatchesPerTick: 5,
+    drainIntervalMs: 1000,
+  },
+  durability: 'batch',
+  instanceId: null,
 };
 
 type Kind = 'string' | 'nullableString' | 'int' | 'number' | 'bool' | 'list' | 'enum' | 'function';
@@ -71,7 +85,7 @@ interface FieldSpec {
  * This table is the single source for validation, env parsing and the
  * README's configuration table (`describeConfig()`).
  */
-export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateLimit'>, FieldSpec> = {
+export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateLimit' | 'queue'>, FieldSpec> = {
   apiKey: { kind: 'string', env: 'GUARD_AGENT_API_KEY', secret: true, describe: 'Required. Sent as X-API-Key; at least 10 characters.' },
   endpoint: { kind: 'string', env: 'GUARD_AGENT_ENDPOINT', describe: 'Backend base URL (http or https); trailing "/" and "/api/v1" are stripped.' },
   projectId: { kind: 'nullableString', env: 'GUARD_AGENT_PROJECT_ID', describe: 'Sent as X-Project-ID and project_id; enables the rules poll.' },
@@ -102,6 +116,8 @@ export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateL
   maxEventBytes: { kind: 'int', env: 'GUARD_AGENT_MAX_EVENT_BYTES', min: 1024, describe: 'One event\'s size cap; metadata beyond it is truncated with a marker.' },
   maxBodyBytes: { kind: 'int', env: 'GUARD_AGENT_MAX_BODY_BYTES', min: 4096, describe: 'Request body cap before compression; batches are split by bytes.' },
   redisUrl: { kind: 'nullableString', env: 'GUARD_AGENT_REDIS_URL', describe: 'redis:// or rediss:// URL of the fallback queue.' },
+  durability: { kind: 'enum', env: 'GUARD_AGENT_DURABILITY', values: ['batch', 'emit'], describe: 'batch: a SIGKILL can lose one flush interval; emit: each event is journaled to Redis when emitted (needs Redis).' },
+  instanceId: { kind: 'nullableString', env: 'GUARD_AGENT_INSTANCE_ID', describe: 'Owner id of this process\'s Redis entries; keep it across restarts to replay them at once. Default: install id + host + worker.' },
 };
 
 export const NESTED_FIELDS = {
@@ -112,6 +128,18 @@ export const NESTED_FIELDS = {
   rateLimit: {
     maxCalls: { kind: 'int', env: 'GUARD_AGENT_RATE_LIMIT_MAX_CALLS', min: 1, describe: 'Client-side token bucket: requests per window.' },
     windowMs: { kind: 'int', env: 'GUARD_AGENT_RATE_LIMIT_WINDOW_MS', min: 1, describe: 'Client-side token bucket window, milliseconds.' },
+  },
+  queue: {
+    prefix: { kind: 'string', env: 'GUARD_AGENT_QUEUE_PREFIX', describe: 'Redis key prefix of the fallback queue and journal.' },
+    maxEntries: { kind: 'int', env: 'GUARD_AGENT_QUEUE_MAX_ENTRIES', min: 1, describe: 'Most batches one instance holds in Redis (oldest dropped, counted).' },
+    maxBytes: { kind: 'int', env: 'GUARD_AGENT_QUEUE_MAX_BYTES', min: 1024, describe: 'Most bytes one instance holds in Redis (oldest dropped, counted).' },
+    retentionMs: { kind: 'int', env: 'GUARD_AGENT_QUEUE_RETENTION_MS', min: 1000, describe: 'Queued batches older than this are dropped (counted). Default 7 days.' },
+    leaseMs: { kind: 'int', env: 'GUARD_AGENT_QUEUE_LEASE_MS', min: 300, describe: 'Silence after which a sibling takes an instance\'s entries over.' },
+    commandTimeoutMs: { kind: 'int', env: 'GUARD_AGENT_QUEUE_COMMAND_TIMEOUT_MS', min: 10, describe: 'Longest any call waits for Redis.' },
+    memoryMaxBatches: { kind: 'int', env: 'GUARD_AGENT_QUEUE_MEMORY_MAX_BATCHES', min: 1, describe: 'In-memory queue bound (no Redis, or Redis down), batches.' },
+    memoryMaxBytes: { kind: 'int', env: 'GUARD_AGENT_QUEUE_MEMORY_MAX_BYTES', min: 1024, describe: 'In-memory queue bound, bytes.' },
+    drainBatchesPerTick: { kind: 'int', env: 'GUARD_AGENT_QUEUE_DRAIN_BATCHES_PER_TICK', min: 1, describe: 'Queued batches replayed per drain tick (replay rate bound).' },
+    drainIntervalMs: { kind: 'int', env: 'GUARD_AGENT_QUEUE_DRAIN_INTERVAL_MS', min: 10, describe: 'Milliseconds between drain ticks.' },
   },
 } as const satisfies Record<string, Record<string, FieldSpec>>;
 
@@ -252,6 +280,9 @@ function crossChecks(c: Record<string, unknown>, problems: FieldProblem[]): void
     const msg = endpointProblem(c.endpoint);
     if (msg) problems.push({ field: 'endpoint', message: msg });
   }
+  if (typeof c.redisUrl === 'string' && !/^rediss?:\/\/./i.test(c.redisUrl)) {
+    problems.push({ field: 'redisUrl', message: 'must start with redis:// or rediss://' });
+  }
   if (typeof c.maxEventBytes === 'number' && typeof c.maxBodyBytes === 'number' && c.maxEventBytes > c.maxBodyBytes - 1024) {
     problems.push({ field: 'maxEventBytes', message: `must leave room for the batch envelope: at most maxBodyBytes - 1024 (${c.maxBodyBytes - 1024})` });
   }
@@ -286,6 +317,7 @@ export function mergeConfig(base: AgentConfig, partial: AgentConfigInput, option
   const merged: AgentConfigInput = { ...base, ...partial } as AgentConfigInput;
   if (partial.breaker) merged.breaker = { ...base.breaker, ...partial.breaker };
   if (partial.rateLimit) merged.rateLimit = { ...base.rateLimit, ...partial.rateLimit };
+  if (partial.queue) merged.queue = { ...base.queue, ...partial.queue };
   return resolveConfig(merged, { ...options, env: {} });
 }
 

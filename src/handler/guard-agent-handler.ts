@@ -35,7 +35,8 @@ import { GuardInstruments } from '../otel/guard-instruments.js';
 import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
-import { createFallbackQueue } from '../queue/create-fallback-queue.js';
+import { encodeEvent } from '../models/codec.js';
+import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
 import type { RedisSource } from '../queue/redis-connection.js';
 import type { DropReason } from '../transport/types.js';
 import { VERSION } from '../version.js';
@@ -99,7 +100,7 @@ export class GuardAgentHandler {
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     const queue =
       options.queue ??
-      createFallbackQueue({ projectId: this.config.projectId, redisUrl: this.config.redisUrl });
+      createFallbackQueue(fallbackQueueConfigFrom(this.config));
     this.pipeline = new GuardPipeline(this.config, { ...options, queue });
     this.instrumentation = options.instrumentation;
     if (!this.instrumentation) this.buildOwnProviders(options.resource);
@@ -214,16 +215,20 @@ export class GuardAgentHandler {
     this.counts.eventsAccepted++;
     if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive);
     if (!this.logger && !this.resolveSdkParts()) return this.hold({ kind: 'event', event });
-    this.emitEvent(event);
+    return this.emitEvent(event);
   }
 
-  private emitEvent(event: SecurityEvent): void {
+  /** In `durability: 'emit'` mode the returned promise resolves once Redis has journaled the event. */
+  private emitEvent(event: SecurityEvent): Promise<void> | undefined {
     try {
       this.logger!.emit(securityEventToLogRecord(event) as never);
     } catch (err) {
       this.drop('encoding_error');
       diag.error(`guard-agent: could not emit a security event: ${(err as Error).message}`);
+      return undefined;
     }
+    const journal = this.pipeline.journal;
+    return journal?.record(event.idempotencyKey, encodeEvent(event, { maxEventBytes: this.config.maxEventBytes }));
   }
 
   /** Records a metric sample on the matching guard instrument. Never throws; drops are counted. */
@@ -297,8 +302,9 @@ export class GuardAgentHandler {
    */
   async initializeRedis(redis: RedisSource | unknown): Promise<void> {
     try {
-      const next = createFallbackQueue({ projectId: this.config.projectId, redisClient: redis as RedisSource });
+      const next = createFallbackQueue(fallbackQueueConfigFrom(this.config, redis as RedisSource));
       await this.pipeline.queue.switchTo(next);
+      if (this.pipeline.attachJournal() && this.running) void this.pipeline.replayJournal();
     } catch (err) {
       diag.error(`guard-agent: initializeRedis failed, keeping the memory queue: ${(err as Error).message}`);
     }

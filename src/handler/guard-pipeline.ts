@@ -12,6 +12,7 @@
  * configuration changes live by swapping the batch processor and retiming
  * the reader and drainer, never by dropping what they hold.
  */
+import { diag } from '@opentelemetry/api';
 import type { AgentConfig } from '../config-types.js';
 import { newCodecStats, type CodecStats } from '../models/index.js';
 import { ForwardingLogExporter } from '../otel/forwarding-log-exporter.js';
@@ -21,10 +22,13 @@ import { GuardMetricExporter } from '../otel/guard-metric-exporter.js';
 import { GuardMetricReader } from '../otel/guard-metric-reader.js';
 import { createBatchLogRecordProcessor } from '../otel/sdk-compat.js';
 import { QueueDrainer } from '../queue/drainer.js';
+import { RedisFallbackQueue } from '../queue/redis-fallback-queue.js';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
 import { MemoryFallbackQueue } from '../queue/memory-fallback-queue.js';
 import { SwitchableQueue } from '../queue/switchable-queue.js';
 import { HTTPTransport, type HTTPTransportOptions } from '../transport/index.js';
+import { JournalSettlingExporter } from './durability-exporter.js';
+import { DurabilityJournal } from './durability-journal.js';
 
 /**
  * The SDK batch processor's queue. The SDK default (2048) is sized for app
@@ -61,6 +65,11 @@ export class GuardPipeline {
   readonly metricReader: GuardMetricReader;
   readonly drainer: QueueDrainer;
   readonly codecStats: CodecStats = newCodecStats();
+  /** `durability: 'emit'`: settles journal entries as exports complete. */
+  private readonly journalExporter: JournalSettlingExporter;
+  /** The emit journal, while durability is 'emit' and the queue is on Redis. */
+  journal: DurabilityJournal | null = null;
+  private readonly durability: AgentConfig['durability'];
   private readonly exported = new ExportedRecordCounter();
   private readonly maxQueueSize: number;
   private maxExportBatchSize: number;
@@ -78,6 +87,8 @@ export class GuardPipeline {
       codecStats: this.codecStats,
       receivedCounter: this.exported,
     });
+    this.journalExporter = new JournalSettlingExporter(this.logExporter);
+    this.durability = config.durability;
     this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
     this.maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
     this.maxExportBatchSize = Math.min(options.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
@@ -89,11 +100,17 @@ export class GuardPipeline {
       spanEvents: options.spanEvents ?? true,
     });
     this.metricReader = new GuardMetricReader({ exporter: this.metricExporter, intervalMs: this.flushIntervalMs });
-    this.drainer = new QueueDrainer({ transport: this.transport, queue: this.queue, intervalMs: options.drainIntervalMs });
+    this.drainer = new QueueDrainer({
+      transport: this.transport,
+      queue: this.queue,
+      intervalMs: options.drainIntervalMs ?? config.queue?.drainIntervalMs,
+      maxBatchesPerTick: config.queue?.drainBatchesPerTick,
+    });
+    this.attachJournal();
   }
 
   private newBatchProcessor() {
-    return createBatchLogRecordProcessor(new ForwardingLogExporter(this.logExporter), {
+    return createBatchLogRecordProcessor(new ForwardingLogExporter(this.journalExporter), {
       maxQueueSize: this.maxQueueSize,
       maxExportBatchSize: this.maxExportBatchSize,
       scheduledDelayMillis: this.flushIntervalMs,
@@ -101,9 +118,37 @@ export class GuardPipeline {
     });
   }
 
-  /** Starts replaying queued batches in the background. */
+  /** Starts replaying queued batches (and, in 'emit' mode, journals left by a crash) in the background. */
   start(): void {
     this.drainer.start();
+    void this.replayJournal();
+  }
+
+  /**
+   * In `durability: 'emit'` mode, (re)creates the journal on the current
+   * queue's Redis; call after the queue switched (initializeRedis). Returns
+   * false when the mode needs Redis and there is none.
+   */
+  attachJournal(): boolean {
+    if (this.durability !== 'emit') return true;
+    const current = this.queue.current;
+    if (!(current instanceof RedisFallbackQueue)) {
+      diag.warn("guard-agent: durability 'emit' needs Redis (redisUrl or initializeRedis()); until then a SIGKILL can lose one flush interval of events");
+      return false;
+    }
+    this.journal?.detach();
+    this.journal = new DurabilityJournal({ redisQueue: current, target: this.queue });
+    this.journalExporter.journal = this.journal;
+    return true;
+  }
+
+  /** Replays own and dead siblings' journals once the queue's Redis answers. */
+  async replayJournal(): Promise<number> {
+    const journal = this.journal;
+    const current = this.queue.current;
+    if (!journal || !(current instanceof RedisFallbackQueue)) return 0;
+    await current.ready();
+    return journal.replay(true);
   }
 
   /** Applies a new configuration: transport settings now, intervals from the next tick. */
@@ -139,6 +184,8 @@ export class GuardPipeline {
     // Exporters abort what is still in flight at their deadline and queue it.
     await Promise.all([this.logExporter.shutdown(left()), this.metricExporter.shutdown(left())]);
     await withDeadline(Promise.all([this.logProcessor.shutdown(), this.metricReader.shutdown()]), Date.now() + 1000);
+    // Settled journal entries are removed before the queue closes the Redis connection they share.
+    await this.journal?.close(Math.max(deadline, Date.now() + 500));
     await this.queue.close();
     await this.transport.close();
   }

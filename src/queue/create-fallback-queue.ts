@@ -2,7 +2,9 @@
  * Picks the fallback queue for a configuration: Redis when a client, a
  * guard-core RedisManager or a URL is given, memory otherwise.
  */
+import type { AgentConfig } from '../config-types.js';
 import type { FallbackQueue } from './fallback-queue.js';
+import { defaultInstanceId } from './instance-id.js';
 import { MemoryFallbackQueue, type MemoryFallbackQueueOptions } from './memory-fallback-queue.js';
 import { RedisFallbackQueue, type RedisFallbackQueueOptions } from './redis-fallback-queue.js';
 import type { RedisSource } from './redis-connection.js';
@@ -26,4 +28,25 @@ export function createFallbackQueue(config: FallbackQueueConfig = {}): FallbackQ
     url: redisClient ? undefined : (redisUrl ?? undefined),
     memoryFallback: memoryQueue,
   });
+}
+
+/** The queue options an agent configuration asks for (Redis from `redisUrl` unless a client is given). */
+export function fallbackQueueConfigFrom(
+  config: Pick<AgentConfig, 'projectId' | 'redisUrl' | 'queue' | 'instanceId' | 'installId'>,
+  redisClient?: RedisSource | null,
+): FallbackQueueConfig {
+  const q = config.queue;
+  return {
+    projectId: config.projectId,
+    redisClient: redisClient ?? null,
+    redisUrl: redisClient ? null : config.redisUrl,
+    prefix: q.prefix,
+    instanceId: defaultInstanceId({ instanceId: config.instanceId, installId: config.installId }),
+    maxEntries: q.maxEntries,
+    maxBytes: q.maxBytes,
+    retentionMs: q.retentionMs,
+    leaseMs: q.leaseMs,
+    commandTimeoutMs: q.commandTimeoutMs,
+    memory: { maxBatches: q.memoryMaxBatches, maxBytes: q.memoryMaxBytes },
+  };
 }

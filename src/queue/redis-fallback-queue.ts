@@ -145,9 +145,9 @@ export class RedisFallbackQueue implements FallbackQueue {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly retentionMs: number;
-  private readonly commandTimeoutMs: number;
+  readonly commandTimeoutMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly memory: MemoryFallbackQueue;
   private readonly source: RedisSource | undefined;
   private readonly ownsClient: boolean;
@@ -225,6 +225,16 @@ export class RedisFallbackQueue implements FallbackQueue {
     this.heartbeatTimer = setInterval(() => void this.tick(), interval);
     this.heartbeatTimer.unref();
     this.started = this.recover();
+  }
+
+  /** The connection in use (null while a RedisManager has none yet): the durability journal shares it. */
+  get redisClient(): RedisClientLike | null {
+    return this.resolveClient();
+  }
+
+  /** True while Redis answers (false while batches go to the memory fallback). */
+  get isAvailable(): boolean {
+    return this.available && !this.closed;
   }
 
   /** Resolves once the first connection attempt is over: true when Redis is in use, false when answering from memory. */

@@ -1,0 +1,303 @@
+/**
+ * The `durability: 'emit'` journal: every security event is written to Redis
+ * when it is emitted, so a SIGKILL loses nothing Redis acknowledged, not even
+ * what the SDK batch processor still held in memory.
+ *
+ *   {prefix}:{<project>}:journal:<instanceId>   hash: idempotency_key -> wire event JSON
+ *   {prefix}:{<project>}:journals               set of instance ids that may have a journal
+ *
+ * Writes are coalesced: every record of one tick goes out in one pipeline
+ * (HSET of all of them + SADD), so the cost per event is a map insert, not a
+ * round trip. An entry is removed (HDEL, coalesced the same way) once the
+ * exporter reports its batch delivered or safely in the fallback queue.
+ *
+ * On start the journal left by a previous run of this instance id (a crash)
+ * and the journals of instances whose heartbeat has expired are replayed into
+ * the fallback queue as ordinary event batches; the backend deduplicates on
+ * idempotency_key, so a replay of something that was in fact delivered costs
+ * a duplicate, never a loss. A live sibling's journal is never touched.
+ *
+ * Never throws and never waits on Redis longer than the queue's command
+ * timeout: a failed write is counted and the event still flows through the
+ * normal pipeline (it only loses its crash protection).
+ */
+import { randomUUID } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
+import type { FallbackQueue } from '../queue/fallback-queue.js';
+import { errorMessage, withTimeout, type RedisClientLike } from '../queue/redis-connection.js';
+import type { RedisFallbackQueue } from '../queue/redis-fallback-queue.js';
+import type { WireBatch } from '../transport/types.js';
+
+export interface DurabilityJournalOptions {
+  /** The Redis queue whose connection, keys, instance id and lease the journal shares. */
+  redisQueue: RedisFallbackQueue;
+  /** Where replayed events go (the pipeline's queue). */
+  target: FallbackQueue;
+  /** Most items per replayed batch. Default 200. */
+  maxBatchItems?: number;
+  /** Most item bytes per replayed batch. Default 192 KiB (under the default body cap). */
+  maxBatchBytes?: number;
+  /** How often dead siblings' journals are looked for. Default leaseMs / 3. */
+  claimIntervalMs?: number;
+}
+
+export interface DurabilityJournalStats {
+  /** Events whose journal write Redis acknowledged. */
+  written: number;
+  /** Events whose journal write failed (Redis down or slow): they had no crash protection. */
+  writeFailures: number;
+  /** Journal entries removed after delivery or queueing. */
+  removed: number;
+  /** Pipelined round trips (writes and removals together). */
+  flushes: number;
+  /** Entries currently journaled by this run. */
+  live: number;
+  /** Events replayed from journals left by a crash (own or dead siblings'). */
+  replayed: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+}
+
+const SCAN_COUNT = 500;
+
+export class DurabilityJournal {
+  readonly key: string;
+  private readonly setKey: string;
+  private readonly queue: RedisFallbackQueue;
+  private readonly target: FallbackQueue;
+  private readonly maxBatchItems: number;
+  private readonly maxBatchBytes: number;
+  private readonly timeoutMs: number;
+  /** Recorded, not yet sent to Redis. */
+  private pendingWrites = new Map<string, string>();
+  private waiters: Waiter[] = [];
+  /** Settled before or while being written: to HDEL next flush. */
+  private pendingRemoves: string[] = [];
+  /** Keys this run has journaled and not settled yet (a replay of our own journal skips them). */
+  private readonly live = new Set<string>();
+  private scheduled = false;
+  private flushing: Promise<void> | null = null;
+  private replaying: Promise<number> | null = null;
+  private failing = false;
+  private closed = false;
+  private readonly claimTimer: NodeJS.Timeout;
+  private readonly s = { written: 0, writeFailures: 0, removed: 0, flushes: 0, replayed: 0 };
+
+  constructor(options: DurabilityJournalOptions) {
+    this.queue = options.redisQueue;
+    this.target = options.target;
+    this.key = `${this.queue.keys.base}:journal:${this.queue.instanceId}`;
+    this.setKey = `${this.queue.keys.base}:journals`;
+    this.maxBatchItems = options.maxBatchItems ?? 200;
+    this.maxBatchBytes = options.maxBatchBytes ?? 192 * 1024;
+    this.timeoutMs = this.queue.commandTimeoutMs;
+    this.claimTimer = setInterval(() => void this.replay(false), options.claimIntervalMs ?? Math.max(100, Math.floor(this.queue.leaseMs / 3)));
+    this.claimTimer.unref();
+  }
+
+  /**
+   * Journals one event (its wire JSON under its idempotency key). Resolves
+   * once Redis acknowledged the write, or once it failed (counted); never
+   * rejects. The app need not wait for it.
+   */
+  record(idempotencyKey: string, json: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.pendingWrites.set(idempotencyKey, json);
+    this.live.add(idempotencyKey);
+    this.schedule();
+    return new Promise<void>((resolve) => this.waiters.push({ resolve }));
+  }
+
+  /** The events are delivered or safely queued: their journal entries can go. */
+  settle(keys: readonly string[]): void {
+    let any = false;
+    for (const key of keys) {
+      if (!this.live.delete(key)) continue;
+      // Not written yet: simply never write it.
+      if (this.pendingWrites.delete(key)) continue;
+      this.pendingRemoves.push(key);
+      any = true;
+    }
+    if (any) this.schedule();
+  }
+
+  /**
+   * Replays journals left behind into the fallback queue: with `own` true,
+   * this instance id's (a previous run crashed) and then dead siblings';
+   * otherwise only dead siblings'. Returns how many events were replayed.
+   */
+  replay(own = true): Promise<number> {
+    if (this.replaying) return this.replaying;
+    this.replaying = this.doReplay(own)
+      .catch((error: unknown) => {
+        diag.warn(`guard-agent durability journal: replay failed (will retry): ${errorMessage(error)}`);
+        return 0;
+      })
+      .finally(() => {
+        this.replaying = null;
+      });
+    return this.replaying;
+  }
+
+  stats(): DurabilityJournalStats {
+    return { ...this.s, live: this.live.size };
+  }
+
+  /** Writes what is pending (removals included) within `deadline` (epoch ms), then stops. */
+  async close(deadline = Date.now() + this.timeoutMs): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.claimTimer);
+    await this.replaying?.catch(() => undefined);
+    const ms = Math.max(1, deadline - Date.now());
+    while ((this.pendingWrites.size > 0 || this.pendingRemoves.length > 0 || this.flushing) && Date.now() < deadline) {
+      await withTimeout(this.flushing ?? this.flush(), ms, 'journal close').catch(() => undefined);
+    }
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /** Stops without writing anything (a crash, for tests). */
+  detach(): void {
+    this.closed = true;
+    clearInterval(this.claimTimer);
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  // ---- writes --------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.doFlush().finally(() => {
+      this.flushing = null;
+      if (this.pendingWrites.size > 0 || this.pendingRemoves.length > 0) this.schedule();
+    });
+    return this.flushing;
+  }
+
+  private async doFlush(): Promise<void> {
+    const writes = this.pendingWrites;
+    const waiters = this.waiters;
+    const removes = this.pendingRemoves;
+    this.pendingWrites = new Map();
+    this.waiters = [];
+    this.pendingRemoves = [];
+    if (writes.size === 0 && removes.length === 0) {
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    // Not gated on the queue's availability flag: an owned client fails fast by itself, and the first writes may precede the queue's first heartbeat.
+    const client = this.queue.redisClient;
+    try {
+      if (!client) throw new Error('Redis unavailable');
+      const pipe = client.pipeline();
+      if (writes.size > 0) {
+        const flat: string[] = [];
+        for (const [k, v] of writes) flat.push(k, v);
+        pipe.hset(this.key, ...flat);
+        pipe.sadd(this.setKey, this.queue.instanceId);
+      }
+      if (removes.length > 0) pipe.hdel(this.key, ...removes);
+      this.s.flushes++;
+      const results = (await withTimeout(pipe.exec(), this.timeoutMs, 'journal write')) as [Error | null, unknown][] | null;
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('pipeline aborted');
+      this.s.written += writes.size;
+      this.s.removed += removes.length;
+      if (this.failing) {
+        this.failing = false;
+        diag.info('guard-agent durability journal: Redis accepts journal writes again');
+      }
+    } catch (error) {
+      this.s.writeFailures += writes.size;
+      // Not in Redis: nothing to remove later. Removals that failed stay in the journal and cost a duplicate on the next replay.
+      for (const k of writes.keys()) this.live.delete(k);
+      if (!this.failing) {
+        this.failing = true;
+        diag.warn(`guard-agent durability journal: write failed (${errorMessage(error)}); events are not crash-protected until Redis answers again`);
+      }
+    } finally {
+      for (const w of waiters) w.resolve();
+    }
+  }
+
+  // ---- replay --------------------------------------------------------------
+
+  private async doReplay(own: boolean): Promise<number> {
+    if (this.closed || !this.queue.isAvailable) return 0;
+    const client = this.queue.redisClient;
+    if (!client) return 0;
+    let replayed = 0;
+    if (own) replayed += await this.replayKey(client, this.key, true);
+    const members = (await withTimeout(client.smembers(this.setKey), this.timeoutMs, 'SMEMBERS')) as string[];
+    for (const member of members) {
+      if (member === this.queue.instanceId || this.closed) continue;
+      const heartbeat = this.queue.keys.instance(member).heartbeat;
+      if ((await withTimeout(client.exists(heartbeat), this.timeoutMs, 'EXISTS')) === 1) continue; // alive: never touch it
+      const key = `${this.queue.keys.base}:journal:${member}`;
+      const n = await this.replayKey(client, key, false);
+      if (n > 0) diag.info(`guard-agent durability journal: replayed ${n} events journaled by expired instance ${member}`);
+      replayed += n;
+      if ((await withTimeout(client.exists(key), this.timeoutMs, 'EXISTS')) === 0) {
+        await withTimeout(client.srem(this.setKey, member), this.timeoutMs, 'SREM');
+      }
+    }
+    if (own && replayed > 0) diag.info(`guard-agent durability journal: ${replayed} events journaled before a crash are queued again`);
+    this.s.replayed += replayed;
+    return replayed;
+  }
+
+  /** HSCANs a journal, queues its entries as event batches, then deletes them (only after the queue took them). */
+  private async replayKey(client: RedisClientLike, key: string, own: boolean): Promise<number> {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, flat] = (await withTimeout(client.hscan(key, cursor, 'COUNT', SCAN_COUNT), this.timeoutMs, 'HSCAN')) as [string, string[]];
+      cursor = next;
+      const keys: string[] = [];
+      const items: string[] = [];
+      const dead: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const k = flat[i];
+        if (own && this.live.has(k)) continue; // written by this run: still on its way through the pipeline
+        if (!flat[i + 1].startsWith('{')) {
+          dead.push(k);
+          continue;
+        }
+        keys.push(k);
+        items.push(flat[i + 1]);
+      }
+      for (const batch of this.toBatches(items, keys)) await this.target.enqueue(batch);
+      const gone = [...keys, ...dead];
+      if (gone.length > 0) await withTimeout(client.hdel(key, ...gone), this.timeoutMs, 'HDEL');
+      count += keys.length;
+    } while (cursor !== '0' && !this.closed);
+    return count;
+  }
+
+  private toBatches(items: string[], keys: string[]): WireBatch[] {
+    const out: WireBatch[] = [];
+    let start = 0;
+    while (start < items.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < items.length && end - start < this.maxBatchItems && (end === start || bytes + items[end].length <= this.maxBatchBytes)) {
+        bytes += items[end].length + 1;
+        end++;
+      }
+      out.push({ kind: 'events', batchId: randomUUID(), items: items.slice(start, end), idempotencyKeys: keys.slice(start, end), createdAt: Date.now() });
+      start = end;
+    }
+    return out;
+  }
+}
