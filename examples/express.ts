@@ -11,14 +11,19 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP collector the same data fans out to
  *                                (default http://localhost:4318)
  *   PORT                         port of `--serve` (default 3000; 0 picks a free one)
+ *   GUARD_AGENT_FLUSH_INTERVAL   seconds between exports (default 2 with --serve, else 30)
  *
  * The GuardInstrumentation observes the server without any Express
  * middleware: request metrics keyed by the route template (`/users/:id`, not
  * `/users/42`), and a security event for each 401, 403 and 429 the app
  * answers. The app's own code decides those answers; the agent reports them.
+ * The app also rejects attack-looking requests itself and reports each one
+ * with `guard.handler.sendEvent` inside a span, so the event also shows up on
+ * the trace (a `guard.security_event` span event).
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { trace } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 // In your app: import { guardAgent } from 'guard-agent-otel';
 import { guardAgent } from '../src/otel/guard-agent.js';
@@ -33,7 +38,7 @@ const guard = guardAgent({
   endpoint: process.env.GUARD_AGENT_ENDPOINT ?? 'http://127.0.0.1:8080',
   projectId: process.env.GUARD_AGENT_PROJECT_ID ?? 'proj_example_express',
   // A served demo should show data within seconds, not the default 30 s.
-  flushInterval: serve ? 2 : 30,
+  flushInterval: Number(process.env.GUARD_AGENT_FLUSH_INTERVAL ?? (serve ? 2 : 30)),
   otlp: true,
 });
 const sdk = new NodeSDK({
@@ -61,8 +66,46 @@ function overLimit(client: string): boolean {
   return w.count > 3;
 }
 
+/** What the app treats as an attack: SQL injection, path traversal, XSS, a scanner's user agent. */
+const ATTACK_PATTERNS: [string, RegExp][] = [
+  ['sql_injection', /('|%27)\s*(or|and)\s+\d+\s*=\s*\d+|\bunion\s+select\b|;\s*drop\s+table\b/i],
+  ['path_traversal', /\.\.[/\\]/],
+  ['xss', /<script\b|javascript:|\bon(error|load)\s*=/i],
+];
+const SCANNER_AGENTS = /sqlmap|nikto|nmap|masscan|zgrab|acunetix/i;
+const tracer = trace.getTracer('guard-example-express');
+
 const app = express();
 app.use(express.json());
+
+// Attack-looking requests are answered 400 here and reported to the guard.
+app.use((req, res, next) => {
+  let url: string;
+  try {
+    url = decodeURIComponent(req.originalUrl);
+  } catch {
+    url = req.originalUrl;
+  }
+  const ua = req.get('user-agent') ?? '';
+  const pattern = ATTACK_PATTERNS.find(([, re]) => re.test(url))?.[0];
+  const scanner = SCANNER_AGENTS.test(ua);
+  if (!pattern && !scanner) return next();
+  tracer.startActiveSpan('reject attack-looking request', (span) => {
+    void guard.handler.sendEvent({
+      eventType: pattern ? 'penetration_attempt' : 'user_agent_blocked',
+      ipAddress: req.ip ?? 'unknown',
+      userAgent: ua,
+      actionTaken: 'request_blocked',
+      reason: pattern ? `${pattern} in the URL` : 'scanner user agent',
+      endpoint: req.path,
+      method: req.method,
+      statusCode: 400,
+      ...(pattern ? { patternMatched: pattern } : {}),
+    });
+    span.end();
+  });
+  res.status(400).json({ error: 'rejected' });
+});
 
 app.get('/users/:id', (req, res) => {
   res.json({ id: req.params.id, name: `user ${req.params.id}` });
@@ -105,6 +148,7 @@ async function shutdown(): Promise<void> {
 
 if (serve) {
   console.log(`example app listening on ${base}`);
+  void guard.handler.sendStatus(); // one heartbeat now, so the backend's page shows this agent at once
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
