@@ -7,6 +7,7 @@
  * counted (`queue_full`, in items); in-flight batches are the drainer's and
  * are never dropped under its feet. Nothing survives the process.
  */
+import { diag } from '@opentelemetry/api';
 import type { DropReason, WireBatch } from '../transport/types.js';
 import {
   approximateBatchBytes,
@@ -45,6 +46,7 @@ export class MemoryFallbackQueue implements FallbackQueue {
   private enqueued = 0;
   private acked = 0;
   private readonly dropped: Partial<Record<DropReason, number>> = {};
+  private closed = false;
 
   constructor(options: MemoryFallbackQueueOptions = {}) {
     this.maxBatches = Math.max(1, Math.floor(options.maxBatches ?? 1000));
@@ -136,8 +138,24 @@ export class MemoryFallbackQueue implements FallbackQueue {
     };
   }
 
+  /**
+   * The contents die with the process: whatever is still held (waiting or
+   * in flight) is counted as lost (`shutdown_timeout`) so stats and status
+   * show it, and reported once.
+   */
   async close(): Promise<void> {
-    // Nothing to release: the contents die with the process by design.
+    if (this.closed) return;
+    this.closed = true;
+    const batches = this.waitingCount() + this.inFlight.size;
+    if (batches === 0) return;
+    const items = this.items;
+    countDrop(this.dropped, 'shutdown_timeout', items);
+    this.waiting = [];
+    this.head = 0;
+    this.inFlight.clear();
+    this.items = 0;
+    this.bytes = 0;
+    diag.warn(`guard-agent fallback queue: stopping with ${batches} undelivered batches (${items} items) and no Redis to keep them; they are lost (counted as shutdown_timeout)`);
   }
 
   private trim(): void {
