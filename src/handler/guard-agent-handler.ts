@@ -37,13 +37,14 @@ import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
 import { encodeEvent } from '../models/codec.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
-import type { RedisSource } from '../queue/redis-connection.js';
+import { clientFromHandler, createFailFastClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
+import { RedisSlidingWindow } from '../rules/redis-sliding-window.js';
+import { RulePoller, type RulesListener } from '../rules/rule-poller.js';
 import type { DropReason } from '../transport/types.js';
 import { VERSION } from '../version.js';
 import { GuardPipeline, withDeadline, type PipelineOptions } from './guard-pipeline.js';
 import { RecentCounters } from './recent-counters.js';
 import { redactKeys } from './redact.js';
-import { RulesCache } from './rules-cache.js';
 import { buildStatus, type StatusInputs } from './status.js';
 
 export const SCOPE_NAME = 'guard-agent-otel';
@@ -63,6 +64,11 @@ export interface GuardAgentHandlerOptions extends PipelineOptions {
   stopTimeoutMs?: number;
   /** Environment for `GUARD_AGENT_*` (default `process.env`). */
   env?: Record<string, string | undefined>;
+  /**
+   * Rules poll interval in ms, overriding `dynamicRuleInterval` and its 60 s
+   * minimum. For tests and demos; not part of AgentConfig.
+   */
+  rulesIntervalMs?: number;
 }
 
 type Pending = { kind: 'event'; event: SecurityEvent } | { kind: 'metric'; metric: SecurityMetric };
@@ -74,7 +80,9 @@ export class GuardAgentHandler {
   private readonly ownProviders: { shutdown(): Promise<void> }[] = [];
   private logger: LoggerLike | undefined;
   private instruments: GuardInstruments | undefined;
-  private readonly rules: RulesCache;
+  private readonly rules: RulePoller;
+  /** The Redis client the handler opened for rules from `redisUrl` (closed on stop). */
+  private rulesRedis: RedisClientLike | undefined;
   private readonly recent = new RecentCounters();
   private sensitive: ReadonlySet<string>;
   private readonly startedAt = Date.now();
@@ -82,7 +90,6 @@ export class GuardAgentHandler {
   private stopped = false;
   private stopping: Promise<void> | null = null;
   private statusTimer: NodeJS.Timeout | undefined;
-  private rulesTimer: NodeJS.Timeout | undefined;
   private preStart: Pending[] = [];
   private lastFlush: Date | null = null;
   private lastStatusOk: boolean | null = null;
@@ -107,7 +114,19 @@ export class GuardAgentHandler {
     this.instrumentation = options.instrumentation;
     if (!this.instrumentation) this.buildOwnProviders(options.resource);
     else this.instrumentation.setEmitEvent((ev) => this.sendEvent(ev));
-    this.rules = new RulesCache(this.pipeline.transport, (next, prev) => this.onRulesChanged(next, prev));
+    this.rules = new RulePoller({
+      source: this.pipeline.transport,
+      projectId: this.config.projectId ?? '',
+      intervalSeconds: this.config.dynamicRuleInterval,
+      ...(options.rulesIntervalMs === undefined ? {} : { intervalMs: options.rulesIntervalMs }),
+      redisPrefix: this.config.queue.prefix,
+    });
+    this.rules.onRules((next, prev) => this.onRulesChanged(next, prev));
+    if (this.instrumentation) {
+      const inst = this.instrumentation;
+      this.rules.onRules((next) => inst.setRules(next));
+    }
+    if (this.config.redisUrl) this.useRulesRedis(createFailFastClient(this.config.redisUrl, { commandTimeoutMs: 500, connectTimeoutMs: 2000 }), true);
     this.recent.observe({ sent: 0, failed: 0, dropped: 0 });
   }
 
@@ -155,13 +174,12 @@ export class GuardAgentHandler {
 
   private scheduleLoops(): void {
     clearInterval(this.statusTimer);
-    clearInterval(this.rulesTimer);
     this.statusTimer = setInterval(() => void this.sendStatus(), this.config.statusInterval * 1000);
     this.statusTimer.unref();
-    if (this.config.projectId) {
-      this.rulesTimer = setInterval(() => void this.rules.refresh(), this.config.dynamicRuleInterval * 1000);
-      this.rulesTimer.unref();
-    }
+    // The instrumentation enforces the rules, so it needs them at once; a
+    // standalone handler's rules are pulled by the app (getDynamicRules) or
+    // arrive with the first interval.
+    if (this.config.projectId) this.rules.start(this.instrumentation !== undefined);
   }
 
   /**
@@ -180,8 +198,12 @@ export class GuardAgentHandler {
     this.running = false;
     this.stopped = true;
     clearInterval(this.statusTimer);
-    clearInterval(this.rulesTimer);
     this.instrumentation?.setEmitEvent(undefined);
+    await this.rules.stop();
+    if (this.rulesRedis) {
+      this.instrumentation?.setRateLimiter(undefined);
+      this.rulesRedis.disconnect();
+    }
     try {
       await this.pipeline.shutdown(deadline);
       await withDeadline(Promise.all(this.ownProviders.map((p) => p.shutdown())), Date.now() + 1000);
@@ -307,19 +329,40 @@ export class GuardAgentHandler {
    * when there are none. Never throws.
    */
   async getDynamicRules(): Promise<DynamicRules | null> {
-    if (!this.config.projectId) return this.rules.current();
+    if (!this.config.projectId || this.stopped) return this.rules.current();
     return this.rules.get();
   }
 
-  private onRulesChanged(next: DynamicRules, prev: DynamicRules | null): void {
+  /** Calls `listener(rules, previous)` on every rules change (`rules` null once they expire). Returns the unsubscribe function. */
+  onRules(listener: RulesListener): () => void {
+    return this.rules.onRules(listener);
+  }
+
+  /** The RulePoller (poll now, stats, problems of the rules in force). */
+  get rulePoller(): RulePoller {
+    return this.rules;
+  }
+
+  private onRulesChanged(next: DynamicRules | null, prev: DynamicRules | null): void {
+    const was = prev ? ` (was ${prev.ruleId} v${prev.version})` : '';
     void this.sendEvent({
       eventType: 'dynamic_rule_updated',
       ipAddress: 'system',
-      actionTaken: 'rules_updated',
-      reason: `Rules ${next.ruleId} v${next.version} in force${prev ? ` (was ${prev.ruleId} v${prev.version})` : ''}`,
+      actionTaken: next ? 'rules_updated' : 'rules_expired',
+      reason: next ? `Rules ${next.ruleId} v${next.version} in force${was}` : `Rules ${prev?.ruleId} v${prev?.version} expired; none in force`,
       ruleType: 'dynamic',
-      metadata: { rule_id: next.ruleId, version: next.version },
+      metadata: next ? { rule_id: next.ruleId, version: next.version, dropped_entries: this.rules.problems.length } : { rule_id: prev?.ruleId, version: prev?.version },
     });
+  }
+
+  /** Shares rule fetches (and the instrumentation's rate limits) through `client`. */
+  private useRulesRedis(client: RedisClientLike, owned: boolean): void {
+    if (owned) {
+      client.on('error', () => undefined); // reconnects by itself; failures are reported by the users of the client
+      this.rulesRedis = client;
+    }
+    void this.rules.setRedis(client);
+    this.instrumentation?.setRateLimiter(new RedisSlidingWindow({ client, projectId: this.config.projectId ?? '', prefix: this.config.queue.prefix }));
   }
 
   // ---- redis ---------------------------------------------------------------
@@ -337,6 +380,15 @@ export class GuardAgentHandler {
     } catch (err) {
       diag.error(`guard-agent: initializeRedis failed, keeping the memory queue: ${(err as Error).message}`);
     }
+    // Rules: one fetch per interval across the project's instances, and shared rate limits.
+    const client = isRedisHandler(redis) ? clientFromHandler(redis) : (redis as RedisClientLike | null);
+    if (client && typeof (client as { get?: unknown }).get === 'function' && !this.stopped) {
+      if (this.rulesRedis) {
+        this.rulesRedis.disconnect();
+        this.rulesRedis = undefined;
+      }
+      this.useRulesRedis(client, false);
+    }
   }
 
   // ---- config --------------------------------------------------------------
@@ -351,6 +403,7 @@ export class GuardAgentHandler {
     const next = mergeConfig(this.config, partial);
     const intervalsChanged = next.statusInterval !== this.config.statusInterval || next.dynamicRuleInterval !== this.config.dynamicRuleInterval || next.projectId !== this.config.projectId;
     await this.pipeline.applyConfig(next);
+    if (next.dynamicRuleInterval !== this.config.dynamicRuleInterval) this.rules.setInterval(next.dynamicRuleInterval);
     this.config = next;
     this.sensitive = new Set(next.sensitiveHeaders);
     if (this.running && intervalsChanged) this.scheduleLoops();
@@ -463,7 +516,7 @@ export class GuardAgentHandler {
       drainer: t.drain,
       transport: this.pipeline.transport.getStats(),
       codec: { ...this.pipeline.codecStats },
-      rules: { fetches: this.rules.fetches, failures: this.rules.failures, lastUpdate: this.rules.lastUpdate, cached: this.rules.current() !== null },
+      rules: { ...this.rules.stats, cached: this.rules.current() !== null },
       lastStatusPushOk: this.lastStatusOk,
     };
   }

@@ -10,8 +10,11 @@
  *   diagnostics_channel (see http-observer.ts) and, per finished response,
  *   records the guard request metrics and emits `observed` security events for
  *   401/403/429 answers the app produced;
- * - exposes `setRequestGate(fn)`, called before the app handler, where rule
- *   enforcement plugs in.
+ * - enforces the backend's dynamic rules (`setRules`, fed by the handler's
+ *   RulePoller; see enforcement.ts): `mode: 'monitor'` (default) reports
+ *   what the rules would block, `mode: 'enforce'` answers 403/429 before the
+ *   app handler runs;
+ * - exposes `setRequestGate(fn)`, an app's own gate, called before the rules.
  *
  * InstrumentationBase calls `init()`, `_updateMetricInstruments()` and
  * `enable()` from its constructor, before this class's fields exist (and
@@ -25,9 +28,12 @@
 import { diag, metrics, type Counter, type Histogram, type Meter, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DynamicRules } from '../models/dynamic-rules.js';
 import type { SecurityEventInput } from '../models/security-event.js';
+import type { SlidingWindowLimiter } from '../rules/sliding-window.js';
 import { VERSION } from '../version.js';
 import { clientIp } from './client-ip.js';
+import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats } from './enforcement.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
 import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
@@ -55,8 +61,14 @@ export interface GuardInstrumentationConfig extends InstrumentationConfig {
   countryHeader?: string;
   /** Paths not observed: a string matches the path and everything below it; a RegExp is tested on the path. */
   ignorePaths?: (string | RegExp)[];
-  /** Reserved for rule enforcement (the rules issue); not read yet. */
-  enforcement?: unknown;
+  /**
+   * What the dynamic rules do: `'monitor'` (default) only reports the
+   * requests they would block (events with `action_taken: 'logged_only'`);
+   * `'enforce'` answers them (403, 429 with Retry-After) before the app handler.
+   */
+  mode?: EnforcementMode;
+  /** Check requests against the dynamic rules at all (default true). */
+  enforcement?: boolean;
 }
 
 /** One finished request, as handed to the sink. */
@@ -86,9 +98,9 @@ export type EmitEvent = (input: SecurityEventInput) => void | Promise<unknown>;
 /**
  * Called at request start, before the app handler. Returning true, or ending
  * the response, answers the request: the app handler is then not called.
- * Must be synchronous.
+ * A returned promise holds the app handler until it settles (true = answered).
  */
-export type RequestGate = (req: IncomingMessage, res: ServerResponse) => boolean | void;
+export type RequestGate = (req: IncomingMessage, res: ServerResponse) => boolean | void | Promise<boolean>;
 
 /** Event type of each observed status (the adapters' names). */
 export const STATUS_EVENT_TYPES: Readonly<Record<401 | 403 | 429, string>> = {
@@ -123,9 +135,17 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private sink?: RequestSink;
   private emitEvent?: EmitEvent;
   private gate?: RequestGate;
+  private enforcer?: Enforcement;
 
   constructor(config: GuardInstrumentationConfig = {}) {
     super(GUARD_INSTRUMENTATION_NAME, VERSION, config);
+    this.enforcer = new Enforcement({
+      mode: config.mode === 'enforce' ? 'enforce' : 'monitor',
+      trustedProxyDepth: config.trustedProxyDepth ?? 0,
+      ...(config.countryHeader ? { countryHeader: config.countryHeader.toLowerCase() } : {}),
+      emit: () => (this._config.emitEvents === false ? undefined : this.emitEvent),
+      source: GUARD_INSTRUMENTATION_NAME,
+    });
     this.constructed = true;
     if (this._config.enabled !== false) this.enable();
   }
@@ -144,8 +164,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
         onRequestFinished: (finished) => this.onRequestFinished(finished),
       });
     }
-    this.observer.setGateActive(this.gate !== undefined);
     this.observer.start();
+    this.updateGateActive();
   }
 
   /** Stops observing (unsubscribes from the channels, unwraps servers). */
@@ -217,10 +237,43 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     this.emitEvent = emit;
   }
 
-  /** The enforcement hook (see RequestGate). Undefined removes it. */
+  /** An app's own gate (see RequestGate), run before the rules. Undefined removes it. */
   setRequestGate(gate: RequestGate | undefined): void {
     this.gate = gate;
-    this.observer?.setGateActive(gate !== undefined && this.observer.isObserving);
+    this.updateGateActive();
+  }
+
+  /**
+   * The dynamic rules to check requests against (the handler's RulePoller
+   * calls this on every change); null stops checking. The rule engine is
+   * built here, off the request path. Never throws.
+   */
+  setRules(rules: DynamicRules | null): void {
+    if (this._config.enforcement === false) return;
+    this.enforcer?.setRules(rules);
+    this.updateGateActive();
+  }
+
+  /** The rate limiter of the rules (a RedisSlidingWindow shares limits across instances); undefined: in memory. */
+  setRateLimiter(limiter: SlidingWindowLimiter | undefined): void {
+    this.enforcer?.setLimiter(limiter);
+  }
+
+  /** The rules being enforced (or monitored), or null. */
+  getRules(): DynamicRules | null {
+    return this.enforcer?.rules ?? null;
+  }
+
+  getEnforcementStats(): EnforcementStats | undefined {
+    return this.enforcer?.stats;
+  }
+
+  /** Servers' emit is wrapped only while something may answer requests. */
+  private updateGateActive(): void {
+    const observer = this.observer;
+    if (observer === undefined) return;
+    const enforcing = this.enforcer?.active === true && this.enforcer.mode === 'enforce';
+    observer.setGateActive((this.gate !== undefined || enforcing) && observer.isObserving);
   }
 
   /** The default sink: guard request metrics, and `observed` events for app-produced 401/403/429. */
@@ -230,19 +283,18 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     if (cfg.emitEvents !== false && !o.answeredByGate) this.emitStatusEvent(o);
   }
 
-  private onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision {
+  private onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision | Promise<boolean> {
     const cfg = this._config;
     if (cfg.observeRequests === false) return RequestDecision.Ignore;
     if (isIgnored(pathOf(req.url), cfg.ignorePaths)) return RequestDecision.Ignore;
     const gate = this.gate;
-    if (gate === undefined) return RequestDecision.Observe;
-    let answered = false;
-    try {
-      answered = gate(req, res) === true;
-    } catch (err) {
-      diag.error('guard-agent-otel: request gate threw; the request goes on to the app', err);
+    if (gate !== undefined) {
+      const answer = runGate(gate, req, res, 'request gate');
+      if (answer !== RequestDecision.Observe) return answer;
     }
-    return answered || res.writableEnded || res.headersSent ? RequestDecision.Answered : RequestDecision.Observe;
+    const enforcer = this.enforcer;
+    if (enforcer === undefined || !enforcer.active) return RequestDecision.Observe;
+    return runGate(enforcer.gate, req, res, 'rule enforcement');
   }
 
   private onRequestFinished(f: FinishedRequest): void {
@@ -335,7 +387,14 @@ function isIgnored(path: string, patterns: (string | RegExp)[] | undefined): boo
   return false;
 }
 
-function countryFrom(value: string | string[] | undefined): string | undefined {
-  const v = (Array.isArray(value) ? value[0] : value)?.trim().toUpperCase();
-  return v !== undefined && /^[A-Z]{2}$/.test(v) ? v : undefined;
+/** Runs one gate: Answered, Observe, or the pending promise of an asynchronous decision. Never throws. */
+function runGate(gate: RequestGate, req: IncomingMessage, res: ServerResponse, what: string): RequestDecision | Promise<boolean> {
+  let result: boolean | void | Promise<boolean> = false;
+  try {
+    result = gate(req, res);
+  } catch (err) {
+    diag.error(`guard-agent-otel: ${what} threw; the request goes on to the app`, err);
+  }
+  if (typeof result === 'object' && result !== null && typeof result.then === 'function') return result;
+  return result === true || res.writableEnded || res.headersSent ? RequestDecision.Answered : RequestDecision.Observe;
 }

@@ -19,6 +19,8 @@
  * during the first request.start of that server, before that same request's
  * 'request' emit) to swallow 'request'/'checkContinue' for responses the gate
  * answered. Servers are unwrapped when the gate is removed or the observer stops.
+ * A gate may also decide asynchronously (a rate limit kept in Redis): the
+ * wrapper then holds the 'request' emit until the decision settles.
  *
  * A subscriber that throws has its error re-thrown on the next tick by Node
  * (an uncaughtException in the host): every callback here is guarded.
@@ -59,7 +61,11 @@ export interface FinishedRequest {
 }
 
 export interface HttpObserverCallbacks {
-  onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision;
+  /**
+   * A promise defers the app handler until it settles: true means the gate
+   * answered (the handler is not called), false lets the request through.
+   */
+  onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision | Promise<boolean>;
   onRequestFinished(finished: FinishedRequest): void;
 }
 
@@ -74,6 +80,8 @@ interface InFlight {
   startNs: bigint;
   socketBytesAtStart: number;
   answered: boolean;
+  /** Set while an asynchronous gate decision (e.g. a Redis rate limit) is pending. */
+  pending?: Promise<boolean>;
 }
 
 const WRAPPED = Symbol('guard-agent-otel.emitWrapper');
@@ -126,11 +134,22 @@ export class HttpServerObserver {
       if (this.gateActive && m.server) this.wrapServer(m.server);
       const decision = this.callbacks.onRequestStart(m.request, m.response);
       if (decision === RequestDecision.Ignore) return;
-      this.inFlight.set(m.response, {
+      const state: InFlight = {
         startNs: process.hrtime.bigint(),
         socketBytesAtStart: m.socket?.bytesWritten ?? 0,
         answered: decision === RequestDecision.Answered,
-      });
+      };
+      if (typeof decision === 'object') {
+        const res = m.response;
+        state.pending = decision.then(
+          (answered) => (state.answered = answered === true || res.writableEnded || res.headersSent),
+          (err: unknown) => {
+            diag.error('guard-agent-otel: asynchronous request gate failed; the request goes on to the app', err);
+            return (state.answered = res.writableEnded || res.headersSent);
+          },
+        );
+      }
+      this.inFlight.set(m.response, state);
     } catch (err) {
       diag.error('guard-agent-otel: request observation failed at start', err);
     }
@@ -163,9 +182,20 @@ export class HttpServerObserver {
     const own = hadOwn ? (current as EmitFn) : undefined;
     const inFlight = (res: unknown): InFlight | undefined => this.inFlight.get(res as ServerResponse);
     const wrapper = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
-      if ((event === 'request' || event === 'checkContinue') && inFlight(args[1])?.answered === true) return true;
       // Resolved per call: a later patch of Server.prototype.emit is honoured.
       const target = own ?? (Object.getPrototypeOf(this) as { emit: EmitFn }).emit;
+      if (event === 'request' || event === 'checkContinue') {
+        const state = inFlight(args[1]);
+        if (state?.answered === true) return true;
+        if (state?.pending !== undefined) {
+          // The app handler runs once the gate has decided; the request body waits, paused, in the socket.
+          void state.pending.then((answered) => {
+            // nextTick: an app handler that throws surfaces as an uncaught exception, as it would undeferred.
+            if (!answered) process.nextTick(() => target.call(this, event, ...args));
+          });
+          return true;
+        }
+      }
       return target.call(this, event, ...args);
     } as WrappedEmit;
     wrapper[WRAPPED] = { hadOwn, own };

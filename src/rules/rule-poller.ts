@@ -167,11 +167,14 @@ export class RulePoller {
 
   // ---- lifecycle ------------------------------------------------------------
 
-  /** Polls now, then every interval (jittered). Idempotent. */
-  start(): void {
+  /**
+   * Polls every interval (jittered); with `immediate` (default true) also
+   * right away. Idempotent.
+   */
+  start(immediate = true): void {
     if (this.running || this.stopped) return;
     this.running = true;
-    void this.poll(false);
+    if (immediate) void this.poll(false);
     this.schedule();
   }
 
