@@ -25,6 +25,13 @@ Commands:
                   --endpoint URL      backend base URL (default: start a dev backend in-process)
                   --api-key KEY       API key (default: GUARD_AGENT_API_KEY or the dev key)
                   --count N           events to send (default 20)
+  demo          The whole pipeline in one command: a dev backend, an OTLP receiver and the
+                Express example app (NodeSDK + guard agent + OTLP fan-out), scripted traffic
+                (normal, 401, 403, 429, attack-looking), then what reached each side
+                  --duration D        how long the traffic runs (default 15s; e.g. 20s, 1m)
+                  --rate N            requests per second (default 40)
+                  --port-base N       backend on N, OTLP receiver on N+1, app on N+2 (default: free ports)
+                  --keep-open         keep the backend and its live page up until Ctrl-C
 
 Options:
   -h, --help      show this help
@@ -46,6 +53,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./cli/dev-backend-command.js')).runDevBackend(rest);
     case 'smoke':
       return (await import('./cli/smoke-command.js')).runSmoke(rest);
+    case 'demo':
+      return (await import('./cli/demo-command.js')).runDemoCommand(rest);
     default:
       process.stderr.write(`guard-agent: unknown command "${command}"\n\n${HELP}`);
       return 2;
