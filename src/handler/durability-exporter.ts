@@ -1,29 +1,57 @@
 /**
- * Sits between the SDK batch processor and the guard log exporter in
- * `durability: 'emit'` mode: once an export reports success (every event of
- * it delivered or safely in the fallback queue), the events' journal entries
- * are settled. A failed export leaves them journaled: the next replay sends
- * them again (a duplicate the backend drops), never a loss.
+ * Sits between the SDK batch processor and the guard log exporter, for two
+ * jobs of "nothing lost":
+ *
+ * - `durability: 'emit'`: once an export reports success (every event of it
+ *   delivered or safely in the fallback queue), the events' journal entries
+ *   are settled. A failed export leaves them journaled: the next replay sends
+ *   them again (a duplicate the backend drops), never a loss.
+ * - at the stop deadline (`divertToQueue()`): the SDK processor still holds
+ *   records it has not exported yet (a slow backend kept its forceFlush
+ *   busy), and its own shutdown exports them after the guard exporter has
+ *   closed, which would drop them. From then on exports skip the network and
+ *   go straight into the fallback queue, so a SIGTERM loses nothing.
  */
+import { randomUUID } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { EVENT_ATTRIBUTES } from '../otel/event-mapping.js';
+import { encodeEvent } from '../models/codec.js';
+import { EVENT_ATTRIBUTES, isGuardRecord, logRecordToSecurityEvent } from '../otel/event-mapping.js';
+import type { FallbackQueue } from '../queue/fallback-queue.js';
+import type { WireBatch } from '../transport/types.js';
 import type { DurabilityJournal } from './durability-journal.js';
+
+export interface DivertOptions {
+  queue: FallbackQueue;
+  maxEventBytes: number;
+  /** Most item bytes per queued batch (under the body cap). */
+  maxBatchBytes: number;
+  maxBatchItems: number;
+}
 
 export class JournalSettlingExporter implements LogRecordExporter {
   /** Set when the journal exists (Redis configured and durability 'emit'); until then this forwards only. */
   journal: DurabilityJournal | null = null;
+  private divert: DivertOptions | null = null;
+  /** Events queued directly after the stop deadline. */
+  diverted = 0;
 
   constructor(private readonly target: LogRecordExporter) {}
 
+  /** From now on, exports go to the queue instead of the network (the stop deadline has passed). */
+  divertToQueue(options: DivertOptions): void {
+    this.divert = options;
+  }
+
   export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    if (this.divert) {
+      void this.queueDirectly(records, this.divert).then(resultCallback);
+      return;
+    }
     const journal = this.journal;
     if (!journal) return this.target.export(records, resultCallback);
-    const keys: string[] = [];
-    for (const rec of records) {
-      const key = rec.attributes?.[EVENT_ATTRIBUTES.idempotencyKey];
-      if (typeof key === 'string') keys.push(key);
-    }
+    const keys = journalKeys(records);
     this.target.export(records, (result) => {
       if (result.code === ExportResultCode.SUCCESS) journal.settle(keys);
       resultCallback(result);
@@ -37,4 +65,52 @@ export class JournalSettlingExporter implements LogRecordExporter {
   async shutdown(): Promise<void> {
     await this.target.shutdown();
   }
+
+  private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<ExportResult> {
+    const items: string[] = [];
+    const keys: string[] = [];
+    for (const rec of records) {
+      if (!isGuardRecord(rec)) continue;
+      try {
+        const ev = logRecordToSecurityEvent(rec);
+        items.push(encodeEvent(ev, { maxEventBytes: d.maxEventBytes }));
+        keys.push(ev.idempotencyKey);
+      } catch (err) {
+        diag.error(`guard-agent: could not encode a security event at shutdown: ${(err as Error).message}`);
+      }
+    }
+    try {
+      for (const batch of chunk(items, keys, d)) await d.queue.enqueue(batch);
+      this.diverted += items.length;
+      this.journal?.settle(journalKeys(records));
+      return { code: ExportResultCode.SUCCESS };
+    } catch (err) {
+      return { code: ExportResultCode.FAILED, error: err as Error };
+    }
+  }
+}
+
+function journalKeys(records: ReadableLogRecord[]): string[] {
+  const keys: string[] = [];
+  for (const rec of records) {
+    const key = rec.attributes?.[EVENT_ATTRIBUTES.idempotencyKey];
+    if (typeof key === 'string') keys.push(key);
+  }
+  return keys;
+}
+
+function chunk(items: string[], keys: string[], d: DivertOptions): WireBatch[] {
+  const out: WireBatch[] = [];
+  let start = 0;
+  while (start < items.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < items.length && end - start < d.maxBatchItems && (end === start || bytes + items[end].length <= d.maxBatchBytes)) {
+      bytes += items[end].length + 1;
+      end++;
+    }
+    out.push({ kind: 'events', batchId: randomUUID(), items: items.slice(start, end), idempotencyKeys: keys.slice(start, end), createdAt: Date.now() });
+    start = end;
+  }
+  return out;
 }

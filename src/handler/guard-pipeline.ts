@@ -70,6 +70,8 @@ export class GuardPipeline {
   /** The emit journal, while durability is 'emit' and the queue is on Redis. */
   journal: DurabilityJournal | null = null;
   private readonly durability: AgentConfig['durability'];
+  private readonly maxEventBytes: number;
+  private readonly maxBodyBytes: number;
   private readonly exported = new ExportedRecordCounter();
   private readonly maxQueueSize: number;
   private maxExportBatchSize: number;
@@ -89,6 +91,8 @@ export class GuardPipeline {
     });
     this.journalExporter = new JournalSettlingExporter(this.logExporter);
     this.durability = config.durability;
+    this.maxEventBytes = config.maxEventBytes;
+    this.maxBodyBytes = config.maxBodyBytes;
     this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
     this.maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
     this.maxExportBatchSize = Math.min(options.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
@@ -181,6 +185,8 @@ export class GuardPipeline {
     await withDeadline(this.logProcessor.forceFlush(), deadline);
     await withDeadline(this.metricReader.forceFlush(), deadline);
     if (left() > 0) await this.drainer.drainNow(deadline);
+    // Past the deadline, what the SDK processor still holds goes straight to the queue (its shutdown exports it after ours).
+    this.journalExporter.divertToQueue({ queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: this.maxBodyBytes - 2048, maxBatchItems: this.maxExportBatchSize });
     // Exporters abort what is still in flight at their deadline and queue it.
     await Promise.all([this.logExporter.shutdown(left()), this.metricExporter.shutdown(left())]);
     await withDeadline(Promise.all([this.logProcessor.shutdown(), this.metricReader.shutdown()]), Date.now() + 1000);
