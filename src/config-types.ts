@@ -64,7 +64,7 @@ export interface AgentConfig {
   /** Backend base URL. Default `https://api.guard-core.com`; trailing `/` and `/api/v1` are stripped. */
   endpoint: string;
   projectId: string | null;
-  /** Seed: per-kind in-memory buffer capacity. Here it sizes the SDK batch (maxExportBatchSize). Default 100. */
+  /** Seed: per-kind capacity of the seed-API `EventBuffer`. Default 100. */
   bufferSize: number;
   /** Seconds between flushes (the batch processor's scheduled delay / metric export interval). Default 30. */
   flushInterval: number;
@@ -107,6 +107,10 @@ export interface AgentConfig {
   maxEventBytes: number;
   /** Body cap before compression; batches are split by bytes to stay under it. Default 262144. */
   maxBodyBytes: number;
+  /** Records the SDK batch processor holds (its maxQueueSize) before it drops the newest, counted. Default 16384. */
+  maxQueueSize: number;
+  /** Records per export (the SDK processor's maxExportBatchSize). Default 512. */
+  maxExportBatchSize: number;
   breaker: BreakerOptions;
   rateLimit: RateLimitOptions;
   /** `redis://` or `rediss://` URL of the fallback queue's Redis. */

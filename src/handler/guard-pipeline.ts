@@ -43,8 +43,6 @@ export const DEFAULT_MAX_QUEUE_SIZE = 16_384;
 export const DEFAULT_MAX_EXPORT_BATCH_SIZE = 512;
 
 export interface PipelineOptions {
-  maxQueueSize?: number;
-  maxExportBatchSize?: number;
   /** Add each guard event as a span event on the active span (default true). */
   spanEvents?: boolean;
   /** The initial fallback queue (default: a bounded memory queue). */
@@ -73,7 +71,7 @@ export class GuardPipeline {
   private readonly maxEventBytes: number;
   private readonly maxBodyBytes: number;
   private readonly exported = new ExportedRecordCounter();
-  private readonly maxQueueSize: number;
+  private maxQueueSize: number;
   private maxExportBatchSize: number;
   private flushIntervalMs: number;
   private closed = false;
@@ -94,8 +92,8 @@ export class GuardPipeline {
     this.maxEventBytes = config.maxEventBytes;
     this.maxBodyBytes = config.maxBodyBytes;
     this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
-    this.maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
-    this.maxExportBatchSize = Math.min(options.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
+    this.maxQueueSize = config.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
+    this.maxExportBatchSize = Math.min(config.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
     this.flushIntervalMs = config.flushInterval * 1000;
     this.logProcessor = new GuardLogRecordProcessor({
       inner: this.newBatchProcessor(),
@@ -159,10 +157,14 @@ export class GuardPipeline {
   async applyConfig(config: AgentConfig): Promise<void> {
     this.transport.updateConfig(config);
     const ms = config.flushInterval * 1000;
-    if (ms !== this.flushIntervalMs) {
+    const queueSize = config.maxQueueSize ?? this.maxQueueSize;
+    const batchSize = Math.min(config.maxExportBatchSize ?? this.maxExportBatchSize, queueSize);
+    if (ms !== this.flushIntervalMs) this.metricReader.setInterval(ms);
+    if (ms !== this.flushIntervalMs || queueSize !== this.maxQueueSize || batchSize !== this.maxExportBatchSize) {
       this.flushIntervalMs = ms;
-      this.metricReader.setInterval(ms);
-      await this.logProcessor.replaceInner(this.newBatchProcessor());
+      this.maxQueueSize = queueSize;
+      this.maxExportBatchSize = batchSize;
+      await this.logProcessor.replaceInner(this.newBatchProcessor(), queueSize);
     }
   }
 
