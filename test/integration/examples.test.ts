@@ -40,7 +40,7 @@ interface Running extends Promise<Run> {
   exited(): boolean;
 }
 
-function completion(child: ChildProcess, timeoutMs = 35_000): Running {
+function completion(child: ChildProcess, timeoutMs = 45_000): Running {
   let stdout = '';
   let stderr = '';
   let exited = false;
@@ -90,7 +90,7 @@ async function destinations(withRules: boolean): Promise<Destinations> {
 async function runServed(name: string, env: Record<string, string>, paths: string[]): Promise<Run> {
   const child = spawnExample(name, { ...env, PORT: '0' }, ['--serve']);
   const run = completion(child);
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 30_000;
   let url: string | undefined;
   while (!url) {
     url = /listening on (http:\/\/\S+)/.exec(run.stdout())?.[1];
@@ -109,14 +109,29 @@ async function runServed(name: string, env: Record<string, string>, paths: strin
 
 describe('examples/ (run as child processes against a dev backend and an OTLP receiver)', function () {
   // The examples run concurrently (started in before(), each with its own
-  // backend and receiver): a child process spends most of its ~2 s loading
+  // backend and receiver): a child process spends most of its 2-3 s loading
   // TypeScript and the SDK, and one after the other they would take too long.
-  this.timeout(40_000);
+  this.timeout(60_000);
   const all: Destinations[] = [];
   const runs = new Map<string, Promise<{ run: Run; backend: DevBackend; receiver: OtlpReceiver }>>();
 
+  // At most three children at a time: on a small, busy machine more only slow each other down.
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  async function lane<T>(fn: () => Promise<T>): Promise<T> {
+    if (active >= 3) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  }
+
   function start(key: string, go: (env: Record<string, string>) => Promise<Run>, withRules = false): void {
-    const p = destinations(withRules).then(async (d) => {
+    const p = lane(async () => {
+      const d = await destinations(withRules);
       all.push(d);
       return { run: await go(d.env), backend: d.backend, receiver: d.receiver };
     });
