@@ -430,7 +430,7 @@ export class GuardAgentHandler {
       sdk,
       sent: log.eventsDelivered + met.delivery.delivered + drain.itemsDelivered,
       failed: log.eventsQueued + met.delivery.queued,
-      dropped: sumDrops(q.dropped) + sumDrops(log.eventsDropped) + sumDrops(met.delivery.dropped) + sdk.sdkQueueDropped,
+      dropped: sumDrops(q.dropped) + sumDrops(log.eventsDropped) + sumDrops(met.delivery.dropped) + sumDrops(drain.dropped) + sdk.sdkQueueDropped,
     };
   }
 
@@ -507,6 +507,8 @@ export class GuardAgentHandler {
         events: t.log.eventsDropped,
         metrics: t.met.delivery.dropped,
         queue: t.q.dropped,
+        /** Items of replayed batches the backend rejected for good. */
+        replay: t.drain.dropped,
       },
       pendingBeforeSdkStart: this.preStart.length,
       sdk: t.sdk,

@@ -11,8 +11,8 @@
  * open, auth failed) or the backend asked us to wait (Retry-After).
  */
 import { diag } from '@opentelemetry/api';
-import type { SendOptions, SendReport, TransportStats, WireBatch } from '../transport/types.js';
-import type { FallbackQueue, QueuedBatch } from './fallback-queue.js';
+import type { DropReason, SendOptions, SendReport, TransportStats, WireBatch } from '../transport/types.js';
+import { countDrop, type FallbackQueue, type QueuedBatch } from './fallback-queue.js';
 
 /** What the drainer needs from the transport (HTTPTransport implements it). */
 export interface DrainTransport {
@@ -41,6 +41,8 @@ export interface QueueDrainerStats {
   itemsDelivered: number;
   /** Ticks skipped because the transport was in breaker-open / auth-failed / Retry-After backoff. */
   skippedTicks: number;
+  /** Items of replayed batches the backend rejected for good (removed from the queue, never replayed again), by reason. */
+  dropped: Partial<Record<DropReason, number>>;
 }
 
 export const DEFAULT_DRAIN_INTERVAL_MS = 1000;
@@ -57,7 +59,7 @@ export class QueueDrainer {
   private running: Promise<void> | null = null;
   private backoffUntil = 0;
   private readonly abort = new AbortController();
-  private readonly s: QueueDrainerStats = { ticks: 0, replayed: 0, acked: 0, released: 0, itemsDelivered: 0, skippedTicks: 0 };
+  private readonly s: QueueDrainerStats = { ticks: 0, replayed: 0, acked: 0, released: 0, itemsDelivered: 0, skippedTicks: 0, dropped: {} };
 
   constructor(options: QueueDrainerOptions) {
     this.transport = options.transport;
@@ -169,6 +171,7 @@ export class QueueDrainer {
     }
     if (report.retryAfterMs !== undefined && report.retryAfterMs > 0) this.backoffUntil = Date.now() + report.retryAfterMs;
     this.s.itemsDelivered += report.delivered;
+    for (const d of report.dropped) countDrop(this.s.dropped, d.reason, d.count);
     const untouched = report.delivered === 0 && report.dropped.length === 0;
     if (untouched && report.outcome !== 'delivered') {
       await this.queue.release([q.id]);
@@ -184,6 +187,6 @@ export class QueueDrainer {
   }
 
   getStats(): QueueDrainerStats {
-    return { ...this.s };
+    return { ...this.s, dropped: { ...this.s.dropped } };
   }
 }

@@ -117,7 +117,7 @@ export function readStats(file: string): AgentStatsFile {
 }
 
 export interface AgentStatsFile {
-  stats: { dropped: { atIngest: Record<string, number>; sdkQueue: number; events: Record<string, number>; queue: Record<string, number> }; queue: { dataLossDetected: number } };
+  stats: { dropped: { atIngest: Record<string, number>; sdkQueue: number; events: Record<string, number>; queue: Record<string, number>; replay?: Record<string, number> }; queue: { dataLossDetected: number } };
   journal: { written: number; writeFailures: number; replayed: number } | null;
   status: unknown;
 }
@@ -131,6 +131,7 @@ export function countedDrops(s: AgentStatsFile): { total: number; byReason: Reco
   add(s.stats.dropped.atIngest);
   add(s.stats.dropped.events);
   add(s.stats.dropped.queue);
+  add(s.stats.dropped.replay ?? {});
   if (s.stats.dropped.sdkQueue) add({ sdk_queue_full: s.stats.dropped.sdkQueue });
   return { total: Object.values(byReason).reduce((a, b) => a + b, 0), byReason };
 }
