@@ -45,7 +45,7 @@ const sdk = new NodeSDK({
   serviceName: 'guard-example-express',
   logRecordProcessors: guard.logRecordProcessors,
   metricReaders: guard.metricReaders,
-  spanProcessors: guard.spanProcessors as NonNullable<ConstructorParameters<typeof NodeSDK>[0]>['spanProcessors'],
+  spanProcessors: guard.spanProcessors,
   instrumentations: [guard.instrumentation],
 });
 sdk.start();

@@ -19,6 +19,8 @@
  */
 import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+// Types only: NodeSDK's `spanProcessors` are sdk-trace's on both lines (sdk-trace-base has no 3.x release).
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentConfigInput } from '../config-types.js';
 import { GuardAgentConfigError } from '../errors.js';
 import { GuardAgentHandler, type GuardAgentHandlerOptions } from '../handler/guard-agent-handler.js';
@@ -57,7 +59,7 @@ export interface GuardAgentSetup {
   logRecordProcessors: LogRecordProcessor[];
   metricReaders: IMetricReader[];
   /** Empty without `otlp`; with it, a batch span processor to the collector. */
-  spanProcessors: unknown[];
+  spanProcessors: SpanProcessor[];
   instrumentations: GuardInstrumentation[];
   /** Stops the agent within `timeoutMs` (NodeSDK's own shutdown has no deadline); call before `sdk.shutdown()`. */
   shutdown(timeoutMs?: number): Promise<void>;
@@ -72,7 +74,7 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   const handler = new GuardAgentHandler(config as AgentConfigInput, { ...options.handlerOptions, instrumentation });
   const logRecordProcessors: LogRecordProcessor[] = [handler.pipeline.logProcessor];
   const metricReaders: IMetricReader[] = [handler.pipeline.metricReader];
-  const spanProcessors: unknown[] = [];
+  const spanProcessors: SpanProcessor[] = [];
   if (options.otlp) {
     const otlp = otlpParts(options.otlp);
     logRecordProcessors.push(otlp.logs);
@@ -97,7 +99,7 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   };
 }
 
-function otlpParts(option: true | string | OtlpOptions): { logs: LogRecordProcessor; metrics: IMetricReader; spans: unknown } {
+function otlpParts(option: true | string | OtlpOptions): { logs: LogRecordProcessor; metrics: IMetricReader; spans: SpanProcessor } {
   const o: OtlpOptions = option === true ? {} : typeof option === 'string' ? { url: option } : option;
   const base = (o.url ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
   const load = <T>(pkg: string, name: string): new (arg: unknown) => T => {
@@ -112,7 +114,7 @@ function otlpParts(option: true | string | OtlpOptions): { logs: LogRecordProces
   const LogExporter = load<import('@opentelemetry/sdk-logs').LogRecordExporter>('@opentelemetry/exporter-logs-otlp-http', 'OTLPLogExporter');
   const MetricExporter = load<import('@opentelemetry/sdk-metrics').PushMetricExporter>('@opentelemetry/exporter-metrics-otlp-http', 'OTLPMetricExporter');
   const TraceExporter = load<unknown>('@opentelemetry/exporter-trace-otlp-http', 'OTLPTraceExporter');
-  const BatchSpanProcessor = load<unknown>('@opentelemetry/sdk-trace', 'BatchSpanProcessor');
+  const BatchSpanProcessor = load<SpanProcessor>('@opentelemetry/sdk-trace', 'BatchSpanProcessor');
   return {
     logs: createBatchLogRecordProcessor(new LogExporter({ url: `${base}/v1/logs`, headers })),
     metrics: createPeriodicReader(new MetricExporter({ url: `${base}/v1/metrics`, headers }), { exportIntervalMillis: o.metricIntervalMs ?? 10_000 }),

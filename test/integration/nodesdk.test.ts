@@ -27,7 +27,7 @@ function startSdk(guard: GuardAgentSetup): NodeSDK {
     // The plural names: the only ones NodeSDK accepts on both lines.
     logRecordProcessors: guard.logRecordProcessors,
     metricReaders: guard.metricReaders,
-    spanProcessors: guard.spanProcessors as never,
+    spanProcessors: guard.spanProcessors,
     instrumentations: [guard.instrumentation],
   });
   sdk.start();
