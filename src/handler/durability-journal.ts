@@ -61,6 +61,8 @@ interface Waiter {
 }
 
 const SCAN_COUNT = 500;
+/** Longest the first journal writes wait for the queue's first connection. */
+const STARTUP_WAIT_MS = 2000;
 
 export class DurabilityJournal {
   readonly key: string;
@@ -197,8 +199,10 @@ export class DurabilityJournal {
       return;
     }
     // Not gated on the queue's availability flag: an owned client fails fast by itself, and the first writes may precede the queue's first heartbeat.
-    const client = this.queue.redisClient;
     try {
+      // The first writes can come before the connection is up (an owned client has no offline queue): wait for it, bounded.
+      if (this.queue.redisClient?.status !== 'ready') await withTimeout(this.queue.ready(), STARTUP_WAIT_MS, 'journal connect').catch(() => undefined);
+      const client = this.queue.redisClient;
       if (!client) throw new Error('Redis unavailable');
       const pipe = client.pipeline();
       if (writes.size > 0) {
