@@ -20,7 +20,6 @@ export const TRUNCATION_MARKER_KEY = '_guard_truncated';
 
 const str = JSON.stringify;
 const strOrNull = (v: string | null): string => (v === null ? 'null' : str(v));
-const numOrNull = (v: number | null): string => (v === null ? 'null' : String(v));
 
 /** RFC 3339 UTC with milliseconds, e.g. `2026-09-02T14:03:11.482Z`. */
 export function formatTimestamp(d: Date): string {
@@ -56,26 +55,34 @@ function mayHideValues(value: unknown): boolean {
   return false;
 }
 
+/**
+ * The event's fields up to `"metadata":` (its value and the extra keys
+ * follow). One JSON.stringify of an object literal in the wire's field order
+ * costs about a quarter less than sixteen per-field calls and their
+ * concatenation (bench/export-path.ts), and gives the same bytes: every value
+ * is a string, a finite number or null (the constructor validated them), and
+ * none is undefined, so no key is skipped.
+ */
 function eventHead(e: SecurityEvent): string {
-  return (
-    '{"idempotency_key":' + str(e.idempotencyKey) +
-    ',"timestamp":"' + formatTimestamp(e.timestamp) + '"' +
-    ',"event_type":' + str(e.eventType) +
-    ',"ip_address":' + str(e.ipAddress) +
-    ',"country":' + strOrNull(e.country) +
-    ',"user_agent":' + strOrNull(e.userAgent) +
-    ',"action_taken":' + str(e.actionTaken) +
-    ',"reason":' + str(e.reason) +
-    ',"endpoint":' + strOrNull(e.endpoint) +
-    ',"method":' + strOrNull(e.method) +
-    ',"status_code":' + numOrNull(e.statusCode) +
-    ',"response_time":' + numOrNull(e.responseTime) +
-    ',"decorator_type":' + strOrNull(e.decoratorType) +
-    ',"rule_type":' + strOrNull(e.ruleType) +
-    ',"pattern_matched":' + strOrNull(e.patternMatched) +
-    ',"handler_name":' + strOrNull(e.handlerName) +
-    ',"metadata":'
-  );
+  const head = str({
+    idempotency_key: e.idempotencyKey,
+    timestamp: formatTimestamp(e.timestamp),
+    event_type: e.eventType,
+    ip_address: e.ipAddress,
+    country: e.country,
+    user_agent: e.userAgent,
+    action_taken: e.actionTaken,
+    reason: e.reason,
+    endpoint: e.endpoint,
+    method: e.method,
+    status_code: e.statusCode,
+    response_time: e.responseTime,
+    decorator_type: e.decoratorType,
+    rule_type: e.ruleType,
+    pattern_matched: e.patternMatched,
+    handler_name: e.handlerName,
+  });
+  return head.slice(0, -1) + ',"metadata":';
 }
 
 function encodeExtra(extra: Record<string, unknown>, stats?: CodecStats): string {

@@ -174,7 +174,8 @@ export function isGuardRecord(rec: { readonly eventName?: string; readonly attri
 }
 
 /** Attribute keys the way back consumes; any other attribute is kept in metadata. */
-const CONSUMED: ReadonlySet<string> = new Set(Object.values(EVENT_ATTRIBUTES));
+export const CONSUMED_ATTRIBUTES: ReadonlySet<string> = new Set(Object.values(EVENT_ATTRIBUTES));
+const CONSUMED = CONSUMED_ATTRIBUTES;
 
 /** Reads attributes with type checks, counting every value it has to drop or coerce. */
 class AttributeReader {
@@ -228,7 +229,8 @@ class AttributeReader {
   }
 }
 
-function hrTimeToDate(hr: HrTime | undefined): Date | null {
+/** A record's HrTime as a Date (millisecond precision, as the wire carries it), or null when it is not a valid HrTime. */
+export function hrTimeToDate(hr: HrTime | undefined): Date | null {
   if (!Array.isArray(hr) || hr.length !== 2) return null;
   const ms = hr[0] * 1000 + hr[1] / 1e6;
   return Number.isFinite(ms) ? new Date(ms) : null;

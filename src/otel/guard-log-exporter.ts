@@ -17,6 +17,7 @@ import type { FallbackQueue } from '../queue/fallback-queue.js';
 import type { DropReason } from '../transport/types.js';
 import { type BatchSender, Delivery, type DeliveryStats } from './delivery.js';
 import { type EventMappingStats, isGuardRecord, logRecordToSecurityEvent, newEventMappingStats } from './event-mapping.js';
+import { encodeGuardRecordInto } from './record-encoder.js';
 
 /** Told how many records (all, and guard ones) each export received; the GuardLogRecordProcessor's drop detection reads it. */
 export interface ReceivedRecordsListener {
@@ -107,6 +108,8 @@ export class GuardLogRecordExporter implements LogRecordExporter {
     const keys: string[] = [];
     for (const rec of guard) {
       try {
+        // Records as the handler emits them take the fast path; any other goes the general way.
+        if (encodeGuardRecordInto(rec, this.maxEventBytes, items, keys)) continue;
         const ev = logRecordToSecurityEvent(rec, this.mappingStats);
         items.push(encodeEvent(ev, { maxEventBytes: this.maxEventBytes, stats: this.codecStats }));
         keys.push(ev.idempotencyKey);

@@ -1,0 +1,132 @@
+/**
+ * The exporter's fast path: the wire JSON of a security event record read
+ * straight from its attributes, for records shaped exactly as
+ * `securityEventToLogRecord` emits them (every attribute one of ours, of the
+ * right type; no `guard.extra`). Such a record needs none of what the general
+ * way (`logRecordToSecurityEvent`, then `encodeEvent`) does for arbitrary
+ * records: no model rebuilt and re-validated, no metadata parsed into an
+ * object and serialised again. The metadata JSON is still parsed once, to
+ * prove it is a JSON object (and to see whether it already has `trace_id` /
+ * `span_id`), and then forwarded as is: for a string JSON.stringify produced,
+ * that is byte for byte what re-serialising the parsed object gives.
+ *
+ * Anything else (an attribute of another type or unknown to us, a missing
+ * reason, an upper-case or invalid idempotency key, extra keys, an event over
+ * `maxEventBytes` that needs truncating) returns false and the caller takes
+ * the general way, which handles and counts every oddity. Both ways give the
+ * same bytes for the records this one accepts (bench/export-path.ts checks).
+ */
+import { isSpanContextValid } from '@opentelemetry/api';
+import { formatTimestamp } from '../models/codec.js';
+import { CONSUMED_ATTRIBUTES, EVENT_ATTRIBUTES as A, hrTimeToDate, type LogRecordLike } from './event-mapping.js';
+
+const LOWER_UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Sentinel: the attribute has a type the fast path does not take. */
+const BAD = Symbol('bad');
+
+function optString(v: unknown): string | null | typeof BAD {
+  if (v === undefined || v === null) return null;
+  return typeof v === 'string' ? v : BAD;
+}
+
+/**
+ * Appends the record's wire JSON to `items` and its idempotency key to `keys`
+ * and returns true; returns false (appending nothing) when the record needs
+ * the general way.
+ */
+export function encodeGuardRecordInto(rec: LogRecordLike, maxEventBytes: number, items: string[], keys: string[]): boolean {
+  const attrs = rec.attributes;
+  if (!attrs) return false;
+  for (const k in attrs) if (!CONSUMED_ATTRIBUTES.has(k)) return false;
+  if (attrs[A.extra] !== undefined) return false;
+
+  const key = attrs[A.idempotencyKey];
+  const eventType = attrs[A.eventType];
+  const reason = attrs[A.reason];
+  if (typeof key !== 'string' || !LOWER_UUID_RE.test(key)) return false;
+  if (typeof eventType !== 'string' || eventType === '' || typeof reason !== 'string') return false;
+  const ip = optString(attrs[A.ipAddress]);
+  const action = optString(attrs[A.actionTaken]);
+  const country = optString(attrs[A.country]);
+  const userAgent = optString(attrs[A.userAgent]);
+  const endpoint = optString(attrs[A.endpoint]);
+  const method = optString(attrs[A.method]);
+  const decoratorType = optString(attrs[A.decoratorType]);
+  const ruleType = optString(attrs[A.ruleType]);
+  const patternMatched = optString(attrs[A.patternMatched]);
+  const handlerName = optString(attrs[A.handlerName]);
+  if (
+    ip === BAD || action === BAD || country === BAD || userAgent === BAD || endpoint === BAD ||
+    method === BAD || decoratorType === BAD || ruleType === BAD || patternMatched === BAD || handlerName === BAD
+  ) {
+    return false;
+  }
+  const sc = attrs[A.statusCode];
+  const rt = attrs[A.responseTime];
+  if (sc !== undefined && sc !== null && !(typeof sc === 'number' && Number.isInteger(sc))) return false;
+  if (rt !== undefined && rt !== null && !(typeof rt === 'number' && Number.isFinite(rt))) return false;
+  const ts = hrTimeToDate(rec.hrTime);
+  if (ts === null || Number.isNaN(ts.getTime())) return false;
+
+  const meta = metadataJson(attrs[A.metadata], rec);
+  if (meta === null) return false;
+
+  // Field order and spelling of the codec's encodeEvent (reference 3.3).
+  const head = JSON.stringify({
+    idempotency_key: key,
+    timestamp: formatTimestamp(ts),
+    event_type: eventType,
+    ip_address: ip ?? '',
+    country,
+    user_agent: userAgent,
+    action_taken: action ?? '',
+    reason,
+    endpoint,
+    method,
+    status_code: sc ?? null,
+    response_time: rt ?? null,
+    decorator_type: decoratorType,
+    rule_type: ruleType,
+    pattern_matched: patternMatched,
+    handler_name: handlerName,
+  });
+  const json = head.slice(0, -1) + ',"metadata":' + meta + '}';
+  // Over the cap: the general way truncates the metadata (and counts it).
+  if (json.length * 3 > maxEventBytes && Buffer.byteLength(json) > maxEventBytes) return false;
+  items.push(json);
+  keys.push(key);
+  return true;
+}
+
+/** The metadata's wire JSON with the record's trace context added, or null when the attribute is not a JSON object string. */
+function metadataJson(raw: unknown, rec: LogRecordLike): string | null {
+  let parsed: unknown = {};
+  let text = '{}';
+  if (raw !== undefined && raw !== null) {
+    if (typeof raw !== 'string') return null;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    text = raw.trimEnd();
+  }
+  const span = rec.spanContext;
+  if (!span || !isSpanContextValid(span)) return text;
+  const obj = parsed as Record<string, unknown>;
+  let add = '';
+  if (!('trace_id' in obj)) add += ',"trace_id":' + JSON.stringify(span.traceId);
+  if (!('span_id' in obj)) add += ',"span_id":' + JSON.stringify(span.spanId);
+  if (add === '') return text;
+  let empty = true;
+  for (const k in obj) {
+    if (Object.prototype.hasOwnProperty.call(obj, k)) {
+      empty = false;
+      break;
+    }
+  }
+  // `text` ends with the object's closing brace; the new keys go before it.
+  return empty ? '{' + add.slice(1) + '}' : text.slice(0, -1) + add + '}';
+}
