@@ -125,9 +125,8 @@ async function main(): Promise<void> {
 
   const stats = guard.handler.getStats();
   console.log(
-    `guard agent: ${stats.eventsAccepted} events accepted by the handler, ` +
-      `${stats.eventsSent} events and ${stats.metricsSent} metric records delivered, ` +
-      `${stats.itemsQueued} queued for retry`,
+    `guard agent: delivered ${stats.eventsSent} security events (${stats.eventsAccepted} through the handler, ` +
+      `the rest from the plain logger) and ${stats.metricsSent} metric records; ${stats.itemsQueued} queued for retry`,
   );
 }
 
