@@ -33,6 +33,9 @@ describe('the package', function () {
       assert.equal(mod.VERSION, pkg.version);
       assert.equal(typeof mod.SecurityEvent, 'function');
       assert.equal(typeof mod.HTTPTransport, 'function');
+      assert.equal(typeof mod.guardAgent, 'function');
+      assert.equal(typeof mod.GuardAgentHandler, 'function');
+      assert.equal(typeof mod.GuardInstrumentation, 'function');
       assert.equal(mod.KNOWN_EVENT_TYPES.length, 39);
     }
   });
