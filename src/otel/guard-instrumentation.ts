@@ -34,6 +34,7 @@ import type { SlidingWindowLimiter } from '../rules/sliding-window.js';
 import { VERSION } from '../version.js';
 import { clientIp } from './client-ip.js';
 import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats } from './enforcement.js';
+import { RequestTotals } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
 import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
@@ -120,6 +121,8 @@ interface Instruments {
   errors: Counter;
   duration: Histogram;
   bandwidth: Counter;
+  /** Count, errors and bytes summed per series, flushed to the counters per collection. */
+  totals: RequestTotals;
 }
 
 export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentationConfig> {
@@ -320,11 +323,11 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
 
   private recordMetrics(o: RequestObservation): void {
     const inst = this.instrumentsFor(this.handlerMeter ?? this.meter);
-    const attrs = { endpoint: o.route, method: o.method, status: o.status };
-    inst.count.add(1, attrs);
-    if (o.status >= ERROR_STATUS_FROM) inst.errors.add(1, attrs);
-    inst.duration.record(o.durationSeconds, attrs);
-    if (o.bytesOut !== undefined) inst.bandwidth.add(o.bytesOut, attrs);
+    const series = inst.totals.seriesFor(o.route + '\u0000' + o.method + '\u0000' + o.status, o.route, o.method, o.status);
+    series.count++;
+    if (o.status >= ERROR_STATUS_FROM) series.errors++;
+    if (o.bytesOut !== undefined) series.bytes += o.bytesOut;
+    inst.duration.record(o.durationSeconds, series.attrs);
   }
 
   private emitStatusEvent(o: RequestObservation): void {
@@ -359,16 +362,20 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private instrumentsFor(meter: Meter): Instruments {
     if (this.instruments?.meter === meter) return this.instruments;
     // Same names, units and descriptions as guard-instruments.ts, so both can share one Meter.
+    const count = meter.createCounter('guard.request.count', { description: 'Requests seen by the guard', unit: '{request}' });
+    const errors = meter.createCounter('guard.request.errors', { description: 'Requests answered with status >= 400', unit: '{request}' });
+    const bandwidth = meter.createCounter('guard.bandwidth', { description: 'Bytes transferred', unit: 'By' });
     this.instruments = {
       meter,
-      count: meter.createCounter('guard.request.count', { description: 'Requests seen by the guard', unit: '{request}' }),
-      errors: meter.createCounter('guard.request.errors', { description: 'Requests answered with status >= 400', unit: '{request}' }),
+      count,
+      errors,
+      bandwidth,
+      totals: new RequestTotals(meter, count, errors, bandwidth),
       duration: meter.createHistogram('guard.response.time', {
         description: 'Response time of requests seen by the guard',
         unit: 's',
         advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
       }),
-      bandwidth: meter.createCounter('guard.bandwidth', { description: 'Bytes transferred', unit: 'By' }),
     };
     return this.instruments;
   }
