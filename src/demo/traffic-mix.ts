@@ -1,6 +1,6 @@
 /**
  * The scripted traffic the demo sends to the example app (examples/express.ts),
- * one fixed cycle of 20 requests repeated: half ordinary requests, and the rest
+ * one fixed cycle of 20 requests repeated: about half ordinary requests, and the rest
  * chosen so the app answers 401, 403 and 429 and rejects attack-looking input.
  * Each of those answers is a security event, so the demo knows how many
  * events to expect from the statuses it got back.
@@ -52,7 +52,7 @@ const attacks: Make[] = [
   (i) => get('attack', `/users/${i % 101}`, { 'user-agent': 'sqlmap/1.7.2#stable (https://sqlmap.org)' }),
 ];
 
-/** One cycle: 10 normal, 2 bad logins, 2 forbidden, 3 searches, 3 attacks, interleaved. */
+/** One cycle: 9 normal, 2 bad logins, 2 forbidden, 3 searches, 4 attacks, interleaved. */
 const CYCLE: Make[] = [
   user, badLogin, team, attacks[0], search, user, forbidden, goodLogin, attacks[1], user,
   search, team, badLogin, admin, attacks[2], user, forbidden, search, attacks[3], user,
