@@ -13,6 +13,9 @@ describe('README', () => {
 
   it('documents every config option with its environment variable and default', () => {
     for (const row of describeConfig()) {
+      // The exact row `node --import tsx scripts/config-table.ts` prints: regenerate the table when this fails.
+      const line = `| \`${row.option}\` | \`${row.env}\` | \`${row.default}\` | ${row.description} |`;
+      assert.ok(readme.includes(line), `README table row for ${row.option} is stale: run node --import tsx scripts/config-table.ts`);
       assert.ok(readme.includes('`' + row.option + '`'), `option ${row.option}`);
       if (row.env.startsWith('GUARD_AGENT_')) assert.ok(readme.includes('`' + row.env + '`'), `env ${row.env}`);
     }
