@@ -96,6 +96,7 @@ export async function runDemo(input: Partial<DemoOptions>, io: DemoIo, signal: A
 
     io.out('');
     for (const line of formatSummary(counts, { backendUrl, otlpUrl })) io.out(line);
+    io.out(`(metrics: the guard exporter sends one record per route and type every ${options.flushIntervalSeconds}s; the OTLP reader sends aggregated points every 10s and at shutdown)`);
     io.out('');
     const delivery = app.deliveryLine();
     if (delivery) io.out(`the app reported: ${delivery}`);
