@@ -44,5 +44,7 @@ export { MemoryFallbackQueue, RedisFallbackQueue, createFallbackQueue } from './
 export type { FallbackQueue, QueueStats, QueuedBatch } from './queue/index.js';
 export { QueueDrainer } from './queue/drainer.js';
 export { EventBuffer } from './handler/event-buffer.js';
+export { RulePoller, RuleEngine, IpMatcher, sanitizeRules, MemorySlidingWindow, RedisSlidingWindow } from './rules/index.js';
+export type { Decision, RuleRequest, RulesListener, SlidingWindowLimiter } from './rules/index.js';
 export type { BufferSink, EventBufferOptions, EventBufferStats } from './handler/event-buffer.js';
 export { DevBackend, parseFaultSpec } from './dev-backend/index.js';
