@@ -36,6 +36,27 @@ export function normalizeAddress(raw: string | undefined): string {
   return isIP(a) === 0 ? '' : a.toLowerCase();
 }
 
+/** Socket addresses whose normalised form is remembered; past this the memory is emptied and refilled. */
+export const ADDRESS_CACHE_SIZE = 4096;
+const addressCache = new Map<string, string>();
+
+/**
+ * `normalizeAddress` for socket peer addresses, remembered: a keep-alive
+ * client sends many requests from one address, and the same few addresses
+ * (proxies, load balancers) often front every request. A Map lookup instead
+ * of a regex and `isIP` per request; bounded (ADDRESS_CACHE_SIZE).
+ */
+function normalizeSocketAddress(raw: string | undefined): string {
+  if (raw === undefined) return '';
+  let a = addressCache.get(raw);
+  if (a === undefined) {
+    a = normalizeAddress(raw);
+    if (addressCache.size >= ADDRESS_CACHE_SIZE) addressCache.clear();
+    addressCache.set(raw, a);
+  }
+  return a;
+}
+
 /** The entries of every X-Forwarded-For header line, in order, left to right. */
 export function forwardedChain(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
@@ -50,9 +71,27 @@ export function forwardedChain(value: string | string[] | undefined): string[] {
   return out;
 }
 
+/** The normalised peer address, kept on the socket itself: fixed for the connection's life. */
+const SOCKET_ADDRESS = Symbol('guard-agent-otel.clientAddress');
+
+type AddressedSocket = NonNullable<RequestAddressSource['socket']> & { [SOCKET_ADDRESS]?: string };
+
+/** The socket's normalised peer address, worked out once per connection (a keep-alive client sends many requests). */
+function socketAddressOf(socket: AddressedSocket | null | undefined): string {
+  if (socket === null || socket === undefined) return '';
+  let a = socket[SOCKET_ADDRESS];
+  if (a === undefined) {
+    const raw = socket.remoteAddress;
+    a = normalizeSocketAddress(raw ?? undefined);
+    // Before the socket is connected (or after it closed) there is no address yet: do not remember that.
+    if (raw !== undefined && Object.isExtensible(socket)) socket[SOCKET_ADDRESS] = a;
+  }
+  return a;
+}
+
 /** The client IP for a request behind `trustedProxyDepth` trusted proxies (see the file comment). */
 export function clientIp(req: RequestAddressSource, trustedProxyDepth = 0): string {
-  const socketAddress = normalizeAddress(req.socket?.remoteAddress ?? undefined);
+  const socketAddress = socketAddressOf(req.socket as AddressedSocket | null | undefined);
   const depth = Number.isInteger(trustedProxyDepth) && trustedProxyDepth > 0 ? trustedProxyDepth : 0;
   if (depth === 0) return socketAddress;
   const chain = forwardedChain(req.headers['x-forwarded-for']);

@@ -201,6 +201,12 @@ function jsonBody(detail: string, message: string | null): Buffer {
 
 /** A two-letter code from the trusted header, upper-cased; undefined otherwise (an unknown country is never blocked). */
 export function countryFrom(value: string | string[] | undefined): string | undefined {
+  // The usual case, two upper-case letters (`US`), without a trim, a new string or a regex.
+  if (typeof value === 'string' && value.length === 2) {
+    const a = value.charCodeAt(0);
+    const b = value.charCodeAt(1);
+    if (a >= 65 && a <= 90 && b >= 65 && b <= 90) return value;
+  }
   const v = (Array.isArray(value) ? value[0] : value)?.trim().toUpperCase();
   return v !== undefined && v.length === 2 && /^[A-Z]{2}$/.test(v) ? v : undefined;
 }

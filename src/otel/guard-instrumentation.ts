@@ -37,7 +37,7 @@ import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats }
 import { RequestTotals } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
-import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
+import { pathOf, requestPath, routeKeyCached, type RoutedRequest } from './route-key.js';
 
 export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
 
@@ -289,7 +289,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision | Promise<boolean> {
     const cfg = this._config;
     if (cfg.observeRequests === false) return RequestDecision.Ignore;
-    if (isIgnored(pathOf(req.url), cfg.ignorePaths)) return RequestDecision.Ignore;
+    const ignore = cfg.ignorePaths;
+    if (ignore !== undefined && ignore.length > 0 && isIgnored(pathOf(req.url), ignore)) return RequestDecision.Ignore;
     const gate = this.gate;
     if (gate !== undefined) {
       const answer = runGate(gate, req, res, 'request gate');
@@ -302,13 +303,30 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
 
   private onRequestFinished(f: FinishedRequest): void {
     const cfg = this._config;
+    if (this.sink !== undefined) {
+      this.sink.onRequestFinished(this.observationOf(f));
+      return;
+    }
+    // The default sink, without building the whole observation: metrics need the route,
+    // method, status, duration and size only; the rest (client IP, user agent, country,
+    // path) is worked out for the few responses that become events (401/403/429).
+    const req = f.req as IncomingMessage & RoutedRequest;
+    const status = f.res.statusCode;
+    if (cfg.recordMetrics !== false) this.recordRequest(routeKeyCached(req), methodOf(req), status, f.durationSeconds, f.bytesOut);
+    if (cfg.emitEvents !== false && !f.answeredByGate && this.emitEvent !== undefined && (status === 401 || status === 403 || status === 429)) {
+      this.emitStatusEvent(this.observationOf(f));
+    }
+  }
+
+  private observationOf(f: FinishedRequest): RequestObservation {
+    const cfg = this._config;
     const { req, res } = f;
     const country = cfg.countryHeader ? countryFrom(req.headers[cfg.countryHeader.toLowerCase()]) : undefined;
     const ua = req.headers['user-agent'];
-    const observation: RequestObservation = {
-      route: routeKey(req as IncomingMessage & RoutedRequest),
+    return {
+      route: routeKeyCached(req as IncomingMessage & RoutedRequest),
       path: requestPath(req as IncomingMessage & RoutedRequest),
-      method: (req.method ?? 'GET').toUpperCase(),
+      method: methodOf(req),
       status: res.statusCode,
       durationSeconds: f.durationSeconds,
       ...(f.bytesOut === undefined ? {} : { bytesOut: f.bytesOut }),
@@ -317,17 +335,19 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
       ...(country === undefined ? {} : { country }),
       answeredByGate: f.answeredByGate,
     };
-    if (this.sink !== undefined) this.sink.onRequestFinished(observation);
-    else this.recordObservation(observation);
   }
 
   private recordMetrics(o: RequestObservation): void {
+    this.recordRequest(o.route, o.method, o.status, o.durationSeconds, o.bytesOut);
+  }
+
+  private recordRequest(route: string, method: string, status: number, durationSeconds: number, bytesOut: number | undefined): void {
     const inst = this.instrumentsFor(this.handlerMeter ?? this.meter);
-    const series = inst.totals.seriesFor(o.route + '\u0000' + o.method + '\u0000' + o.status, o.route, o.method, o.status);
+    const series = inst.totals.seriesFor(seriesKey(route, method, status), route, method, status);
     series.count++;
-    if (o.status >= ERROR_STATUS_FROM) series.errors++;
-    if (o.bytesOut !== undefined) series.bytes += o.bytesOut;
-    inst.duration.record(o.durationSeconds, series.attrs);
+    if (status >= ERROR_STATUS_FROM) series.errors++;
+    if (bytesOut !== undefined) series.bytes += bytesOut;
+    inst.duration.record(durationSeconds, series.attrs);
   }
 
   private emitStatusEvent(o: RequestObservation): void {
@@ -379,6 +399,43 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     };
     return this.instruments;
   }
+}
+
+/** Series keys remembered (route, method, status); past this the memory is emptied and refilled. */
+const SERIES_KEY_CACHE_SIZE = 2048;
+const seriesKeys = new Map<string, { method: string; status: number; key: string }[]>();
+
+/**
+ * The RequestTotals key of a series, `route \0 method \0 status`, as the same
+ * string object each time for a given series: a fresh concatenation would be
+ * flattened and hashed again by the Map lookup on every request.
+ */
+function seriesKey(route: string, method: string, status: number): string {
+  let list = seriesKeys.get(route);
+  if (list === undefined) {
+    if (seriesKeys.size >= SERIES_KEY_CACHE_SIZE) seriesKeys.clear();
+    list = [];
+    seriesKeys.set(route, list);
+  }
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    if (e.status === status && e.method === method) return e.key;
+  }
+  const key = route + '\u0000' + method + '\u0000' + status;
+  // A route sees a handful of (method, status) pairs; an odd client must not grow the list without end.
+  if (list.length < 32) list.push({ method, status, key });
+  return key;
+}
+
+/** The request method, upper-cased (Node's parser already gives it so: no new string then). */
+function methodOf(req: IncomingMessage): string {
+  const m = req.method;
+  if (m === undefined) return 'GET';
+  for (let i = 0; i < m.length; i++) {
+    const c = m.charCodeAt(i);
+    if (c >= 97 && c <= 122) return m.toUpperCase();
+  }
+  return m;
 }
 
 function isIgnored(path: string, patterns: (string | RegExp)[] | undefined): boolean {
