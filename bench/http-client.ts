@@ -15,8 +15,10 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { Pool } from 'undici';
 import { createHttpClient } from '../src/transport/http-client.js';
+import { type BenchResult, type Figure, figure } from './lib/figures.js';
+import { isMain } from './lib/main-guard.js';
 
-const REQUESTS = Number(process.argv[2] ?? 5000);
+let REQUESTS = 5000;
 const WARMUP = 500;
 const BODY_CAP = 64 * 1024;
 
@@ -150,7 +152,10 @@ function makeBody(bytes: number): Buffer {
   return Buffer.from(`{"project_id":"proj_bench","events":[${items.join(',')}],"metrics":[]}`);
 }
 
-async function main(): Promise<void> {
+/** Runs the bench (argv[0]: requests per run) and returns its figures; also prints them. */
+export async function main(argv: string[] = []): Promise<BenchResult> {
+  REQUESTS = Number(argv[0] ?? 5000);
+  const figures: Figure[] = [];
   const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
     req.resume();
     req.on('end', () => {
@@ -190,13 +195,19 @@ async function main(): Promise<void> {
     }
     const ratio = rates['undici Pool.request'] / rates['node:http Agent(keepAlive)'];
     console.log(`  c=${concurrency}  undici / node:http = ${ratio.toFixed(2)}x`);
+    figures.push(
+      figure(`http.c${concurrency}.project_rps`, `http client c=${concurrency}: project client`, rates['project createHttpClient()'], 'req/s'),
+      figure(`http.c${concurrency}.undici_vs_node`, `http client c=${concurrency}: undici / node:http`, ratio, 'x'),
+    );
   }
   server.close();
-  await gzipFigures();
+  figures.push(...(await gzipFigures()));
+  return { name: 'http-client', figures, details: { requests: REQUESTS, bodyBytes: body.length } };
 }
 
 /** gzip level 1 vs 6, sync vs async, on batches at the body cap (256 KiB) and at 20 KB. */
-async function gzipFigures(): Promise<void> {
+async function gzipFigures(): Promise<Figure[]> {
+  const figures: Figure[] = [];
   const gzipAsync = promisify(zlib.gzip);
   for (const bytes of [20 * 1024, 256 * 1024]) {
     const body = makeBody(bytes);
@@ -218,10 +229,14 @@ async function gzipFigures(): Promise<void> {
       );
     }
     console.log(`  level 6 / level 1 time = ${(sync[6] / sync[1]).toFixed(2)}x`);
+    figures.push(figure(`gzip.${Math.round(bytes / 1024)}k.l6_vs_l1`, `gzip ${Math.round(bytes / 1024)} KiB: level 6 / level 1 time`, sync[6] / sync[1], 'x'));
   }
+  return figures;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (isMain(import.meta.url)) {
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -13,6 +13,8 @@
  */
 import { parseCidr, parseIpInto } from '../src/rules/ip-address.js';
 import { IpMatcher } from '../src/rules/ip-matcher.js';
+import { type BenchResult, figure } from './lib/figures.js';
+import { isMain } from './lib/main-guard.js';
 
 const RULES = 10_000;
 const LOOKUPS = 1_000_000;
@@ -35,22 +37,26 @@ const v4 = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) &
 const v6 = (w: number[]): string => w.flatMap((x) => [(x >>> 16).toString(16), (x & 0xffff).toString(16)]).join(':');
 
 const rules: string[] = [];
-for (let i = 0; i < RULES; i++) {
-  if (i % 2 === 0) rules.push(`${v4(u32())}/${int(8, 32)}`);
-  else rules.push(`${v6([0x20010db8 + int(0, 255), u32(), u32(), u32()])}/${int(32, 128)}`);
-}
-// Lookups: a third inside random rules, the rest random (mostly misses), mixed families and mapped form.
 const ips: string[] = [];
-for (let i = 0; i < 10_000; i++) {
-  const pick = i % 6;
-  if (pick === 0 || pick === 1) {
-    const c = parseCidr(rules[int(0, RULES - 1)]);
-    const span = c.last - c.first;
-    const v = c.first + (span > 0n ? BigInt(Math.floor(rand() * Number(span))) : 0n);
-    ips.push(c.family === 4 ? v4(Number(v)) : v6([0, 1, 2, 3].map((k) => Number((v >> BigInt(96 - 32 * k)) & 0xffffffffn))));
-  } else if (pick === 2) ips.push(v4(u32()));
-  else if (pick === 3) ips.push(`::ffff:${v4(u32())}`);
-  else ips.push(v6([0x20010db8 + int(0, 255), u32(), u32(), u32()]));
+
+/** The rules and the lookups (deterministic). */
+function setup(): void {
+  for (let i = 0; i < RULES; i++) {
+    if (i % 2 === 0) rules.push(`${v4(u32())}/${int(8, 32)}`);
+    else rules.push(`${v6([0x20010db8 + int(0, 255), u32(), u32(), u32()])}/${int(32, 128)}`);
+  }
+  // Lookups: a third inside random rules, the rest random (mostly misses), mixed families and mapped form.
+  for (let i = 0; i < 10_000; i++) {
+    const pick = i % 6;
+    if (pick === 0 || pick === 1) {
+      const c = parseCidr(rules[int(0, RULES - 1)]);
+      const span = c.last - c.first;
+      const v = c.first + (span > 0n ? BigInt(Math.floor(rand() * Number(span))) : 0n);
+      ips.push(c.family === 4 ? v4(Number(v)) : v6([0, 1, 2, 3].map((k) => Number((v >> BigInt(96 - 32 * k)) & 0xffffffffn))));
+    } else if (pick === 2) ips.push(v4(u32()));
+    else if (pick === 3) ips.push(`::ffff:${v4(u32())}`);
+    else ips.push(v6([0x20010db8 + int(0, 255), u32(), u32(), u32()]));
+  }
 }
 
 /** The same rules as plain [family, first words, last words] rows, scanned in order. */
@@ -138,35 +144,50 @@ function measure(variants: Array<{ fn: (ip: string) => boolean; total: number; b
   return means.map(median);
 }
 
-const t0 = process.hrtime.bigint();
-const matcher = new IpMatcher(rules);
-const buildMs = Number(process.hrtime.bigint() - t0) / 1e6;
-const naive = buildNaive(rules);
-const bigint = buildBigint(matcher);
-const scratch = new Uint32Array(4);
+/** Runs the bench and returns its figures; also prints them. */
+export function main(): BenchResult {
+  setup();
+  const t0 = process.hrtime.bigint();
+  const matcher = new IpMatcher(rules);
+  const buildMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const naive = buildNaive(rules);
+  const bigint = buildBigint(matcher);
+  const scratch = new Uint32Array(4);
 
-// Agreement check before timing anything.
-for (const ip of ips.slice(0, 2_000)) {
-  if (matcher.contains(ip) !== naive(ip) || matcher.contains(ip) !== bigint(ip)) throw new Error(`disagreement on ${ip}`);
+  // Agreement check before timing anything.
+  for (const ip of ips.slice(0, 2_000)) {
+    if (matcher.contains(ip) !== naive(ip) || matcher.contains(ip) !== bigint(ip)) throw new Error(`disagreement on ${ip}`);
+  }
+  const hitRate = ips.filter((ip) => matcher.contains(ip)).length / ips.length;
+
+  const [matcherNs, bigintNs, parseNs, naiveNs] = measure(
+    [
+      { fn: (ip) => matcher.contains(ip), total: LOOKUPS, batch: BATCH },
+      { fn: bigint, total: LOOKUPS / 2, batch: BATCH / 2 },
+      { fn: (ip) => parseIpInto(ip, scratch) !== 0, total: LOOKUPS / 2, batch: BATCH / 2 },
+      { fn: naive, total: NAIVE_LOOKUPS, batch: NAIVE_BATCH },
+    ],
+    LOOKUPS / BATCH,
+  );
+
+  console.log(`IpMatcher bench: ${RULES} CIDRs (${matcher.size} valid, ${matcher.invalid.length} invalid), ${ips.length} distinct addresses, ${(hitRate * 100).toFixed(0)}% hits, node ${process.version}`);
+  console.log(`  build                          ${buildMs.toFixed(1)} ms`);
+  console.log(`  IpMatcher.contains             ${matcherNs.toFixed(1)} ns/lookup (median of ${LOOKUPS / BATCH} batch means, ${LOOKUPS} lookups)`);
+  console.log(`  naive linear scan              ${naiveNs.toFixed(1)} ns/lookup (${NAIVE_LOOKUPS} lookups)`);
+  console.log(`  segments with BigInt compares  ${bigintNs.toFixed(1)} ns/lookup`);
+  console.log(`  address parse alone            ${parseNs.toFixed(1)} ns`);
+  console.log(`  ratio naive / IpMatcher        ${(naiveNs / matcherNs).toFixed(0)}x`);
+  console.log(`  ratio BigInt / uint32 words    ${(bigintNs / matcherNs).toFixed(2)}x`);
+  if (sink < 0) console.log(sink);
+  return {
+    name: 'ip-matcher',
+    figures: [
+      figure('ipmatcher.lookup_ns', `IpMatcher.contains, ${RULES} CIDRs`, matcherNs, 'ns/lookup'),
+      figure('ipmatcher.naive_ratio', 'IpMatcher: naive linear scan / IpMatcher', naiveNs / matcherNs, 'x'),
+      figure('ipmatcher.bigint_ratio', 'IpMatcher: BigInt compares / uint32 words', bigintNs / matcherNs, 'x'),
+    ],
+    details: { buildMs, hitRate, parseNs },
+  };
 }
-const hitRate = ips.filter((ip) => matcher.contains(ip)).length / ips.length;
 
-const [matcherNs, bigintNs, parseNs, naiveNs] = measure(
-  [
-    { fn: (ip) => matcher.contains(ip), total: LOOKUPS, batch: BATCH },
-    { fn: bigint, total: LOOKUPS / 2, batch: BATCH / 2 },
-    { fn: (ip) => parseIpInto(ip, scratch) !== 0, total: LOOKUPS / 2, batch: BATCH / 2 },
-    { fn: naive, total: NAIVE_LOOKUPS, batch: NAIVE_BATCH },
-  ],
-  LOOKUPS / BATCH,
-);
-
-console.log(`IpMatcher bench: ${RULES} CIDRs (${matcher.size} valid, ${matcher.invalid.length} invalid), ${ips.length} distinct addresses, ${(hitRate * 100).toFixed(0)}% hits, node ${process.version}`);
-console.log(`  build                          ${buildMs.toFixed(1)} ms`);
-console.log(`  IpMatcher.contains             ${matcherNs.toFixed(1)} ns/lookup (median of ${LOOKUPS / BATCH} batch means, ${LOOKUPS} lookups)`);
-console.log(`  naive linear scan              ${naiveNs.toFixed(1)} ns/lookup (${NAIVE_LOOKUPS} lookups)`);
-console.log(`  segments with BigInt compares  ${bigintNs.toFixed(1)} ns/lookup`);
-console.log(`  address parse alone            ${parseNs.toFixed(1)} ns`);
-console.log(`  ratio naive / IpMatcher        ${(naiveNs / matcherNs).toFixed(0)}x`);
-console.log(`  ratio BigInt / uint32 words    ${(bigintNs / matcherNs).toFixed(2)}x`);
-if (sink < 0) console.log(sink);
+if (isMain(import.meta.url)) main();

@@ -20,9 +20,11 @@ import { SecurityMetric } from '../src/models/index.js';
 import { GuardInstruments } from '../src/otel/guard-instruments.js';
 import { GuardMetricExporter } from '../src/otel/guard-metric-exporter.js';
 import { HTTPTransport } from '../src/transport/http-transport.js';
+import { type BenchResult, figure } from './lib/figures.js';
+import { isMain } from './lib/main-guard.js';
 
-const REQUESTS = Number(process.argv[2] ?? 10_000);
-const INTERVALS = Number(process.argv[3] ?? 10);
+let REQUESTS = 10_000;
+let INTERVALS = 10;
 const ROUTES = ['/api/items', '/api/login', '/health'];
 const SEED_BUFFER_SIZE = 100;
 const KEY = 'bench-key-0123456789';
@@ -66,7 +68,10 @@ function tally(backend: DevBackend): Tally {
   return { records: backend.metrics.length, posts: batches.length, bytes: batches.reduce((s, b) => s + b.rawBytes, 0) };
 }
 
-async function main(): Promise<void> {
+/** Runs the bench (argv: requests, intervals) and returns its figures; also prints them. */
+export async function main(argv: string[] = []): Promise<BenchResult> {
+  REQUESTS = Number(argv[0] ?? 10_000);
+  INTERVALS = Number(argv[1] ?? 10);
   const home = mkdtempSync(join(tmpdir(), 'bench-metrics-'));
   const backend = new DevBackend({ apiKeys: [KEY] });
   const { url } = await backend.start();
@@ -107,7 +112,17 @@ async function main(): Promise<void> {
     console.log(`aggregated (this agent):            ${ours.records} records, ${ours.posts} POSTs, ${ours.bytes} bytes on the wire`);
     console.log(`reduction: records ${ratio(baseline.records, ours.records)}, POSTs ${ratio(baseline.posts, ours.posts)}, bytes ${ratio(baseline.bytes, ours.bytes)}`);
     console.log(`check: request_count values sum to ${counted} (expected ${REQUESTS})`);
-    if (counted !== REQUESTS) process.exitCode = 1;
+    if (counted !== REQUESTS) throw new Error(`metric-reduction: request_count values sum to ${counted}, expected ${REQUESTS}`);
+    const div = (a: number, b: number): number => (b === 0 ? NaN : a / b);
+    return {
+      name: 'metric-reduction',
+      figures: [
+        figure('metrics.records_reduction', 'metric records: per-request samples / aggregated', div(baseline.records, ours.records), 'x'),
+        figure('metrics.posts_reduction', 'metric POSTs: per-request samples / aggregated', div(baseline.posts, ours.posts), 'x'),
+        figure('metrics.bytes_reduction', 'metric wire bytes: per-request samples / aggregated', div(baseline.bytes, ours.bytes), 'x'),
+      ],
+      details: { requests: REQUESTS, intervals: INTERVALS, baseline, ours },
+    };
   } finally {
     await transport.close();
     await backend.stop();
@@ -115,4 +130,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (isMain(import.meta.url)) await main(process.argv.slice(2));

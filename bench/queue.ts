@@ -15,6 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisFallbackQueue } from '../src/queue/redis-fallback-queue.js';
 import type { WireBatch } from '../src/transport/types.js';
+import { type BenchResult, type Figure, figure } from './lib/figures.js';
+import { isMain } from './lib/main-guard.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `bench_queue_${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -144,31 +146,45 @@ async function cleanup(redis: Redis): Promise<number> {
   return deleted;
 }
 
-const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-try {
-  for (const [label, bytes, count] of [
-    ['~2 KB', 2048, 4000],
-    ['~20 KB', 20480, 1000],
-  ] as const) {
-    const batches = Array.from({ length: count }, (_, i) => batch(bytes, i));
-    const jsons = batches.map((b) => JSON.stringify(b));
-    const mb = jsons.reduce((s, j) => s + j.length, 0) / count / 1e6;
-    // Warm-up round (JIT, connection), then the measured one.
-    await streams(redis, jsons.slice(0, 200), `warm-s-${bytes}`);
-    await lists(redis, jsons.slice(0, 200), `warm-l-${bytes}`);
-    const s = await streams(redis, jsons, `s-${bytes}`);
-    const l = await lists(redis, jsons, `l-${bytes}`);
-    const q = await queue(batches, `q-${bytes}`);
-    console.log(`\n${label} batches (${count}, avg ${(mb * 1e6 / 1024).toFixed(1)} KiB JSON), chunk ${CHUNK}`);
-    console.log('model        enqueue/s   ratio   take+ack/s  ratio   enqueue MB/s');
-    for (const [name, r] of [['streams', s], ['lists', l], ['queue(lists)', q]] as const) {
-      console.log(
-        `${name.padEnd(12)} ${r.enqueuePerSec.toFixed(0).padStart(9)}   ${(r.enqueuePerSec / s.enqueuePerSec).toFixed(2).padStart(5)}   ${r.drainPerSec.toFixed(0).padStart(10)}  ${(r.drainPerSec / s.drainPerSec).toFixed(2).padStart(5)}   ${(r.enqueuePerSec * mb).toFixed(1).padStart(8)}`,
+/** Runs the bench against REDIS_URL (default the shared 127.0.0.1:6379) and returns its figures; also prints them. */
+export async function main(): Promise<BenchResult> {
+  const figures: Figure[] = [];
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    for (const [label, bytes, count] of [
+      ['~2 KB', 2048, 4000],
+      ['~20 KB', 20480, 1000],
+    ] as const) {
+      const batches = Array.from({ length: count }, (_, i) => batch(bytes, i));
+      const jsons = batches.map((b) => JSON.stringify(b));
+      const mb = jsons.reduce((s, j) => s + j.length, 0) / count / 1e6;
+      // Warm-up round (JIT, connection), then the measured one.
+      await streams(redis, jsons.slice(0, 200), `warm-s-${bytes}`);
+      await lists(redis, jsons.slice(0, 200), `warm-l-${bytes}`);
+      const s = await streams(redis, jsons, `s-${bytes}`);
+      const l = await lists(redis, jsons, `l-${bytes}`);
+      const q = await queue(batches, `q-${bytes}`);
+      console.log(`\n${label} batches (${count}, avg ${(mb * 1e6 / 1024).toFixed(1)} KiB JSON), chunk ${CHUNK}`);
+      console.log('model        enqueue/s   ratio   take+ack/s  ratio   enqueue MB/s');
+      for (const [name, r] of [['streams', s], ['lists', l], ['queue(lists)', q]] as const) {
+        console.log(
+          `${name.padEnd(12)} ${r.enqueuePerSec.toFixed(0).padStart(9)}   ${(r.enqueuePerSec / s.enqueuePerSec).toFixed(2).padStart(5)}   ${r.drainPerSec.toFixed(0).padStart(10)}  ${(r.drainPerSec / s.drainPerSec).toFixed(2).padStart(5)}   ${(r.enqueuePerSec * mb).toFixed(1).padStart(8)}`,
+        );
+      }
+      const tag = bytes >= 20_000 ? '20k' : '2k';
+      figures.push(
+        figure(`queue.${tag}.enqueue_per_s`, `queue ${label}: RedisFallbackQueue enqueue`, q.enqueuePerSec, 'batches/s'),
+        figure(`queue.${tag}.drain_per_s`, `queue ${label}: RedisFallbackQueue take+ack`, q.drainPerSec, 'batches/s'),
+        figure(`queue.${tag}.enqueue_vs_streams`, `queue ${label}: enqueue / streams baseline`, q.enqueuePerSec / s.enqueuePerSec, 'x'),
+        figure(`queue.${tag}.drain_vs_streams`, `queue ${label}: take+ack / streams baseline`, q.drainPerSec / s.drainPerSec, 'x'),
       );
     }
+  } finally {
+    const deleted = await cleanup(redis);
+    console.log(`\ncleaned up ${deleted} keys under ${prefix}:*`);
+    await redis.quit();
   }
-} finally {
-  const deleted = await cleanup(redis);
-  console.log(`\ncleaned up ${deleted} keys under ${prefix}:*`);
-  await redis.quit();
+  return { name: 'queue', figures };
 }
+
+if (isMain(import.meta.url)) await main();
