@@ -25,7 +25,7 @@
  * construction, enabled by `registerInstrumentations` (NodeSDK.start()).
  * `observeRequests: false` is the switch that turns observation off.
  */
-import { diag, metrics, type Counter, type Histogram, type Meter, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
+import { diag, metrics, type Attributes, type Counter, type Histogram, type Meter, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DynamicRules } from '../models/dynamic-rules.js';
@@ -123,6 +123,50 @@ interface Instruments {
   bandwidth: Counter;
   /** Count, errors and bytes summed per series, flushed to the counters per collection. */
   totals: RequestTotals;
+  /** Response times waiting to be recorded into `duration`, in batches. */
+  durations: DurationBatch;
+}
+
+/** Response times held before they are recorded; see DurationBatch. */
+export const DURATION_BATCH_SIZE = 512;
+
+/**
+ * Response times recorded into the histogram in batches rather than one per
+ * request. The SDK's `Histogram.record` hashes the attributes on every call
+ * (sorted keys, JSON.stringify) and looks the series up: measured at 2-6 µs
+ * per request in a busy server, where the SDK's code and data are cold
+ * between requests, against about a third of that per value when a batch is
+ * recorded in one go. Every value is recorded, unchanged, with its series'
+ * attributes: the histogram's counts, sum, min, max and buckets are exactly
+ * those of per-request recording. A batch is recorded when full and before
+ * every collection (the callback of an observable that observes nothing, run
+ * by the SDK before it collects the sync instruments), so each collection
+ * holds every request finished before it.
+ */
+class DurationBatch {
+  private readonly values = new Float64Array(DURATION_BATCH_SIZE);
+  private readonly attrs: (Attributes | undefined)[] = new Array<Attributes | undefined>(DURATION_BATCH_SIZE).fill(undefined);
+  private size = 0;
+
+  constructor(private readonly histogram: Histogram) {}
+
+  add(seconds: number, attributes: Attributes): void {
+    const i = this.size;
+    this.values[i] = seconds;
+    this.attrs[i] = attributes;
+    this.size = i + 1;
+    if (this.size === DURATION_BATCH_SIZE) this.flush();
+  }
+
+  flush(): void {
+    const n = this.size;
+    this.size = 0;
+    const { values, attrs, histogram } = this;
+    for (let i = 0; i < n; i++) {
+      histogram.record(values[i], attrs[i]);
+      attrs[i] = undefined;
+    }
+  }
 }
 
 export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentationConfig> {
@@ -347,7 +391,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     series.count++;
     if (status >= ERROR_STATUS_FROM) series.errors++;
     if (bytesOut !== undefined) series.bytes += bytesOut;
-    inst.duration.record(durationSeconds, series.attrs);
+    inst.durations.add(durationSeconds, series.attrs);
   }
 
   private emitStatusEvent(o: RequestObservation): void {
@@ -381,25 +425,29 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   /** Instruments on `meter`, re-created when the meter changes (a new MeterProvider was handed over). */
   private instrumentsFor(meter: Meter): Instruments {
     if (this.instruments?.meter === meter) return this.instruments;
+    // Values held for the previous meter go to it before it is left.
+    this.instruments?.durations.flush();
     // Same names, units and descriptions as guard-instruments.ts, so both can share one Meter.
     const count = meter.createCounter('guard.request.count', { description: 'Requests seen by the guard', unit: '{request}' });
     const errors = meter.createCounter('guard.request.errors', { description: 'Requests answered with status >= 400', unit: '{request}' });
     const bandwidth = meter.createCounter('guard.bandwidth', { description: 'Bytes transferred', unit: 'By' });
-    this.instruments = {
-      meter,
-      count,
-      errors,
-      bandwidth,
-      totals: new RequestTotals(meter, count, errors, bandwidth),
-      duration: meter.createHistogram('guard.response.time', {
-        description: 'Response time of requests seen by the guard',
-        unit: 's',
-        advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
-      }),
-    };
+    const duration = meter.createHistogram('guard.response.time', {
+      description: 'Response time of requests seen by the guard',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+    });
+    const durations = new DurationBatch(duration);
+    // Runs before each collection, like RequestTotals' own flush (the same internal
+    // instrument, which observes nothing): the held response times are recorded first.
+    meter.createObservableGauge(TOTALS_FLUSH_GAUGE, { description: TOTALS_FLUSH_DESCRIPTION }).addCallback(() => durations.flush());
+    this.instruments = { meter, count, errors, bandwidth, totals: new RequestTotals(meter, count, errors, bandwidth), duration, durations };
     return this.instruments;
   }
 }
+
+/** The internal observable of RequestTotals (guard-instruments.ts): name and description must match it, so the SDK treats both as one instrument. */
+const TOTALS_FLUSH_GAUGE = 'guard.request.totals_flush';
+const TOTALS_FLUSH_DESCRIPTION = 'Internal: flushes the guard request totals before each collection (no data points)';
 
 /** Series keys remembered (route, method, status); past this the memory is emptied and refilled. */
 const SERIES_KEY_CACHE_SIZE = 2048;
