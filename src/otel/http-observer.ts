@@ -109,6 +109,8 @@ export class HttpServerObserver {
   private readonly wrappedServers = new Set<Server>();
   private subscribed = false;
   private gateActive = false;
+  /** The server wrapped last: its next requests skip the wrap check (an app usually has one server). */
+  private lastWrapped: Server | undefined = undefined;
 
   constructor(callbacks: HttpObserverCallbacks) {
     this.callbacks = callbacks;
@@ -146,7 +148,7 @@ export class HttpServerObserver {
   private readonly onStart = (message: unknown): void => {
     const m = message as ChannelMessage;
     try {
-      if (this.gateActive && m.server !== undefined) this.wrapServer(m.server);
+      if (this.gateActive && m.server !== undefined && m.server !== this.lastWrapped) this.wrapServer(m.server);
       const decision = this.callbacks.onRequestStart(m.request, m.response);
       if (decision === RequestDecision.Ignore) return;
       const socket = m.socket;
@@ -192,7 +194,11 @@ export class HttpServerObserver {
 
   private wrapServer(server: Server): void {
     const current = (server as unknown as { emit: EmitFn }).emit as Partial<WrappedEmit>;
-    if (current[WRAPPED] !== undefined) return;
+    if (current[WRAPPED] !== undefined) {
+      // Still wrapped (by us or, when `own` differs, by an observer before us): nothing to do.
+      if (this.wrappedServers.has(server)) this.lastWrapped = server;
+      return;
+    }
     const hadOwn = Object.prototype.hasOwnProperty.call(server, 'emit');
     const own = hadOwn ? (current as EmitFn) : undefined;
     const stateOf = (res: unknown): InFlight | undefined => this.stateOf(res);
@@ -221,7 +227,11 @@ export class HttpServerObserver {
     wrapper[WRAPPED] = { hadOwn, own };
     (server as unknown as { emit: EmitFn }).emit = wrapper;
     this.wrappedServers.add(server);
-    server.once('close', () => this.wrappedServers.delete(server));
+    this.lastWrapped = server;
+    server.once('close', () => {
+      this.wrappedServers.delete(server);
+      if (this.lastWrapped === server) this.lastWrapped = undefined;
+    });
   }
 
   private unwrapServers(): void {
@@ -233,6 +243,7 @@ export class HttpServerObserver {
       else delete (server as unknown as { emit?: EmitFn }).emit;
     }
     this.wrappedServers.clear();
+    this.lastWrapped = undefined;
   }
 }
 
