@@ -42,8 +42,8 @@ import { describeSamples, interleave, median, nowNs, settle } from './lib/timing
 const KEY = 'bench-api-key-0123456789';
 
 interface Pipeline {
-  /** Emits every record, flushes, and returns µs per event (wall clock). */
-  run(records: GuardLogRecord[]): Promise<number>;
+  /** Emits every record, flushes, and returns µs per event (wall clock), total and of the emit loop alone. */
+  run(records: GuardLogRecord[]): Promise<{ total: number; emit: number }>;
   /** How many records the far end has after the last run (or -1 when it cannot tell). */
   received(): number;
   reset(): void;
@@ -62,9 +62,12 @@ function pipeline(exporter: LogRecordExporter, n: number, received: () => number
   return {
     async run(records) {
       const t0 = nowNs();
+      // Synchronous: the first export starts only after the loop, so this part is the emit alone.
       for (const r of records) logger.emit(r as never);
+      const t1 = nowNs();
       await processor.forceFlush();
-      return (nowNs() - t0) / 1000 / records.length;
+      const per = (ns: number): number => ns / 1000 / records.length;
+      return { total: per(nowNs() - t0), emit: per(t1 - t0) };
     },
     received,
     reset,
@@ -112,12 +115,14 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
   };
 
   const problems: string[] = [];
+  const emitSamples: Record<string, number[]> = {};
   const samples = await interleave(
     Object.entries(variants).map(([name, p]) => ({
       name,
       round: async () => {
         p.reset();
-        const us = await p.run(records);
+        const { total: us, emit } = await p.run(records);
+        (emitSamples[name] ??= []).push(emit);
         if (name === 'otlpSink') otlpSinkDone = n; // forceFlush resolved: every export called back
         const got = p.received();
         if (got !== n) problems.push(`${name}: far end has ${got} of ${n}`);
@@ -141,6 +146,11 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
   console.log(`  ours -> minimal sink (gzip)         ${describeSamples(samples.oursSink)}`);
   console.log(`  OTLP JSON -> minimal sink           ${describeSamples(samples.otlpSink)}`);
   console.log(`  ours / OTLP: real backends ${(m.ours / m.otlp).toFixed(2)}x, minimal sink ${(m.oursSink / m.otlpSink).toFixed(2)}x, vs OTLP gzip ${(m.ours / m.otlpGzip).toFixed(2)}x`);
+  // The emit loop is the same SDK code on both sides; what is left is each exporter's own path.
+  const emitUs = median(Object.values(emitSamples).flatMap((x) => x.slice(1)));
+  const oursExport = m.oursSink - median(emitSamples.oursSink.slice(1));
+  const otlpExport = m.otlpSink - median(emitSamples.otlpSink.slice(1));
+  console.log(`  the emit loop alone: ${emitUs.toFixed(2)} µs/event (${((100 * emitUs) / m.otlp).toFixed(0)}% of OTLP's total to its receiver); after it, to the minimal sink: ours ${oursExport.toFixed(2)}, OTLP ${otlpExport.toFixed(2)} µs/event (${(oursExport / otlpExport).toFixed(2)}x)`);
   console.log(`  backend share: DevBackend adds ${(m.ours - m.oursSink).toFixed(2)} µs/event over the sink, OtlpReceiver ${(m.otlp - m.otlpSink).toFixed(2)}`);
   const target = { op: '<=' as const, value: 0.333 };
   return {
@@ -153,8 +163,10 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
       figure('export.otlp_sink_us', 'export: OTLP JSON -> minimal sink', m.otlpSink, 'µs/event'),
       figure('export.ratio_sink', 'export: ours / OTLP (minimal sink, client side)', m.oursSink / m.otlpSink, 'x', { target }),
       figure('export.ratio_otlp_gzip', 'export: ours / OTLP gzip (real backends)', m.ours / m.otlpGzip, 'x'),
+      figure('export.emit_us', 'export: the emit loop alone (both sides)', emitUs, 'µs/event'),
+      figure('export.ratio_after_emit', 'export: ours / OTLP after the emit (minimal sink)', oursExport / otlpExport, 'x'),
     ],
-    details: { events: n, rounds, samplesUsPerEvent: samples, sink: bytes },
+    details: { events: n, rounds, samplesUsPerEvent: samples, emitLoopUsPerEvent: emitSamples, sink: bytes },
   };
 }
 
