@@ -67,12 +67,6 @@ export interface RuleEngineOptions {
 
 export const ALLOW: Decision = Object.freeze({ action: 'allow' });
 
-/** Client IPs whose check outcome an engine remembers; past this the memory is emptied and refilled. */
-export const IP_VERDICT_CACHE_SIZE = 4096;
-/** User agents whose check outcome an engine remembers, and the longest one kept (memory stays under ~0.5 MB). */
-export const USER_AGENT_CACHE_SIZE = 1024;
-export const MAX_CACHED_USER_AGENT = 512;
-
 interface Tester {
   test(s: string): boolean;
 }
@@ -101,12 +95,6 @@ export class RuleEngine {
   private readonly globalWindowMs: number;
   private readonly endpointLimits: ReadonlyMap<string, [number, number]>;
   private readonly rateLimiting: boolean;
-  /** Whether any IP list applies (emergency mode, whitelist, blacklist). */
-  private readonly ipRules: boolean;
-  /** Outcome of the IP checks (1-3) per client IP; see ipStage. */
-  private readonly ipVerdicts = new Map<string, Decision | null>();
-  /** Outcome of the user-agent check per user agent (null: none matched); bounded like ipVerdicts. */
-  private readonly userAgentVerdicts = new Map<string, Decision | null>();
 
   constructor(rules: DynamicRules, options: RuleEngineOptions = {}) {
     if (options.sanitized) {
@@ -148,14 +136,18 @@ export class RuleEngine {
     this.globalWindowMs = hasGlobal ? (r.globalRateWindow as number) * 1000 : 0;
     this.endpointLimits = new Map(Object.entries(r.endpointRateLimits));
     this.rateLimiting = r.enableRateLimiting !== false && (hasGlobal || this.endpointLimits.size > 0);
-    this.ipRules = this.emergency || this.whitelist.size > 0 || this.blacklist.size > 0;
   }
 
   /** Checks 1-5 (everything but rate limits); null when none blocks. Whitelisted requests return ALLOW. */
   checkAccess(req: RuleRequest): Decision | null {
-    if (this.ipRules) {
-      const verdict = this.ipStage(req.ip);
-      if (verdict !== null) return verdict;
+    const ip = req.ip;
+    if (this.emergency && !this.emergencyWhitelist.contains(ip)) {
+      return block(403, 'emergency_mode_block', 'emergency mode: only the emergency whitelist is allowed');
+    }
+    if (this.whitelist.size > 0 && this.whitelist.contains(ip)) return ALLOW;
+    if (this.blacklist.size > 0) {
+      const rule = this.blacklist.match(ip);
+      if (rule !== null) return block(403, 'ip_blocked', `IP ${ip} is blacklisted`, rule);
     }
     const country = req.country;
     if (typeof country === 'string' && country.length === 2 && (this.blockedCountries.size > 0 || this.allowedCountries.size > 0)) {
@@ -165,65 +157,13 @@ export class RuleEngine {
         return block(403, 'country_blocked', `country ${code} is not in the country whitelist`, code);
       }
     }
-    if (this.userAgentAny !== null && typeof req.userAgent === 'string' && req.userAgent.length > 0) return this.userAgentStage(req.userAgent);
-    return null;
-  }
-
-  /**
-   * Check 5, remembered per user agent for this ruleset: most traffic comes
-   * from a few browsers and clients, and a hash lookup is cheaper than running
-   * the combined pattern over a 100-character string. Bounded (the cache is
-   * emptied when full, and agents over MAX_CACHED_USER_AGENT characters are not kept).
-   */
-  private userAgentStage(userAgent: string): Decision | null {
-    const cache = this.userAgentVerdicts;
-    let verdict = cache.get(userAgent);
-    if (verdict === undefined) {
-      verdict = this.userAgentCheck(userAgent);
-      if (userAgent.length <= MAX_CACHED_USER_AGENT) {
-        if (cache.size >= USER_AGENT_CACHE_SIZE) cache.clear();
-        cache.set(userAgent, verdict);
+    const any = this.userAgentAny;
+    if (any !== null && typeof req.userAgent === 'string' && req.userAgent.length > 0) {
+      const ua = req.userAgent.length > this.maxUaLength ? req.userAgent.slice(0, this.maxUaLength) : req.userAgent;
+      if (any.test(ua)) {
+        const rule = this.userAgents.find((u) => u.regex.test(ua))?.source;
+        return block(403, 'user_agent_blocked', 'user agent is blocked', rule);
       }
-    }
-    return verdict;
-  }
-
-  private userAgentCheck(userAgent: string): Decision | null {
-    const any = this.userAgentAny as Tester;
-    const ua = userAgent.length > this.maxUaLength ? userAgent.slice(0, this.maxUaLength) : userAgent;
-    if (!any.test(ua)) return null;
-    const rule = this.userAgents.find((u) => u.regex.test(ua))?.source;
-    return block(403, 'user_agent_blocked', 'user agent is blocked', rule);
-  }
-
-  /**
-   * Checks 1-3, which depend on the IP alone: the block or ALLOW they decide,
-   * or null to go on. Remembered per IP for this ruleset (a new ruleset is a
-   * new engine): a client sends many requests, and a lookup in 10,000 CIDRs
-   * costs a parse and a binary search. Bounded (IP_VERDICT_CACHE_SIZE); the
-   * cached block decisions are shared, callers only read them.
-   */
-  private ipStage(ip: string): Decision | null {
-    const cache = this.ipVerdicts;
-    let verdict = cache.get(ip);
-    if (verdict === undefined) {
-      verdict = this.ipChecks(ip);
-      if (typeof ip === 'string') {
-        if (cache.size >= IP_VERDICT_CACHE_SIZE) cache.clear();
-        cache.set(ip, verdict);
-      }
-    }
-    return verdict;
-  }
-
-  private ipChecks(ip: string): Decision | null {
-    if (this.emergency && !this.emergencyWhitelist.contains(ip)) {
-      return block(403, 'emergency_mode_block', 'emergency mode: only the emergency whitelist is allowed');
-    }
-    if (this.whitelist.size > 0 && this.whitelist.contains(ip)) return ALLOW;
-    if (this.blacklist.size > 0) {
-      const rule = this.blacklist.match(ip);
-      if (rule !== null) return block(403, 'ip_blocked', `IP ${ip} is blacklisted`, rule);
     }
     return null;
   }
