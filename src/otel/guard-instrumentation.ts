@@ -37,7 +37,7 @@ import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats }
 import { RequestTotals } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
-import { pathOf, requestPath, routeKeyCached, type RoutedRequest } from './route-key.js';
+import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
 
 export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
 
@@ -356,7 +356,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     // path) is worked out for the few responses that become events (401/403/429).
     const req = f.req as IncomingMessage & RoutedRequest;
     const status = f.res.statusCode;
-    if (cfg.recordMetrics !== false) this.recordRequest(routeKeyCached(req), methodOf(req), status, f.durationSeconds, f.bytesOut);
+    if (cfg.recordMetrics !== false) this.recordRequest(routeKey(req), methodOf(req), status, f.durationSeconds, f.bytesOut);
     if (cfg.emitEvents !== false && !f.answeredByGate && this.emitEvent !== undefined && (status === 401 || status === 403 || status === 429)) {
       this.emitStatusEvent(this.observationOf(f));
     }
@@ -368,7 +368,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     const country = cfg.countryHeader ? countryFrom(req.headers[cfg.countryHeader.toLowerCase()]) : undefined;
     const ua = req.headers['user-agent'];
     return {
-      route: routeKeyCached(req as IncomingMessage & RoutedRequest),
+      route: routeKey(req as IncomingMessage & RoutedRequest),
       path: requestPath(req as IncomingMessage & RoutedRequest),
       method: methodOf(req),
       status: res.statusCode,

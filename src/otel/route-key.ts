@@ -115,30 +115,6 @@ export function routeKey(req: RoutedRequest): string {
   return normalizePath(requestPath(req));
 }
 
-/** Request targets whose route key is remembered; past this the memory is emptied and refilled. */
-export const ROUTE_KEY_CACHE_SIZE = 1024;
-const routeKeyCache = new Map<string, string>();
-
-/**
- * `routeKey`, remembering the normalised key of recent request targets: a
- * Map lookup instead of splitting and rebuilding the path on every request.
- * Only keys made from the path are remembered (a framework template depends
- * on more than the URL); the memory is bounded (ROUTE_KEY_CACHE_SIZE).
- */
-export function routeKeyCached(req: RoutedRequest): string {
-  const template = req.route?.path;
-  if (typeof template === 'string' && template.length > 0) return routeKey(req);
-  const target = typeof req.originalUrl === 'string' ? req.originalUrl : req.url;
-  if (target === undefined) return routeKey(req);
-  let key = routeKeyCache.get(target);
-  if (key === undefined) {
-    key = normalizePath(pathOf(target));
-    if (routeKeyCache.size >= ROUTE_KEY_CACHE_SIZE) routeKeyCache.clear();
-    routeKeyCache.set(target, key);
-  }
-  return key;
-}
-
 /** The request's path as the client sent it (before any framework rewrote `url`), without query. */
 export function requestPath(req: RoutedRequest): string {
   return pathOf(typeof req.originalUrl === 'string' ? req.originalUrl : req.url);
