@@ -84,7 +84,9 @@ export function encodeGuardRecordInto(rec: LogRecordLike, maxEventBytes: number,
   if (sc !== undefined && sc !== null && !(typeof sc === 'number' && Number.isInteger(sc))) return false;
   if (rt !== undefined && rt !== null && !(typeof rt === 'number' && Number.isFinite(rt))) return false;
   const ts = hrTimeToDate(rec.hrTime);
-  if (ts === null || Number.isNaN(ts.getTime())) return false;
+  if (ts === null) return false;
+  const timestamp = isoTimestamp(ts.getTime());
+  if (timestamp === null) return false;
 
   const meta = metadataJson(attrs[A.metadata], rec);
   if (meta === null) return false;
@@ -94,7 +96,7 @@ export function encodeGuardRecordInto(rec: LogRecordLike, maxEventBytes: number,
   // The key matched LOWER_UUID_RE and the timestamp is toISOString(): neither needs escaping.
   const json =
     '{"idempotency_key":"' + key +
-    '","timestamp":"' + formatTimestamp(ts) +
+    '","timestamp":"' + timestamp +
     '","event_type":' + quote(eventType) +
     ',"ip_address":' + quote(ip ?? '') +
     ',"country":' + quoteOrNull(country) +
@@ -116,6 +118,28 @@ export function encodeGuardRecordInto(rec: LogRecordLike, maxEventBytes: number,
   items.push(json);
   keys.push(key);
   return true;
+}
+
+/** Last second formatted: the records of one batch mostly share a few seconds. */
+let cachedSecond = NaN;
+let cachedPrefix = '';
+const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * `formatTimestamp(new Date(t))` for a Date's time value `t`, or null for an
+ * invalid one. Within years 1970-9999 the `YYYY-MM-DDTHH:MM:SS.` part is
+ * reused while the second does not change, which saves most toISOString calls.
+ */
+function isoTimestamp(t: number): string | null {
+  if (Number.isNaN(t)) return null;
+  if (!(t >= 0 && t <= LAST_FOUR_DIGIT_YEAR_MS)) return formatTimestamp(new Date(t));
+  const second = Math.floor(t / 1000);
+  if (second !== cachedSecond) {
+    cachedPrefix = formatTimestamp(new Date(second * 1000)).slice(0, 20);
+    cachedSecond = second;
+  }
+  const ms = t - second * 1000;
+  return cachedPrefix + (ms < 10 ? '00' : ms < 100 ? '0' : '') + ms + 'Z';
 }
 
 /** The metadata's wire JSON with the record's trace context added, or null when the attribute is not a JSON object string. */
