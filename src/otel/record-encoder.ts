@@ -14,30 +14,15 @@
  * reason, an upper-case or invalid idempotency key, extra keys, an event over
  * `maxEventBytes` that needs truncating) returns false and the caller takes
  * the general way, which handles and counts every oddity. Both ways give the
- * same bytes for the records this one accepts (bench/export-path.ts checks).
+ * same bytes for the records this one accepts (test/unit/otel-record-encoder.test.ts
+ * checks it over generated records). Writing the JSON by concatenation instead
+ * of JSON.stringify of one object literal measured 1.1-1.4x slower (Node 20).
  */
 import { isSpanContextValid } from '@opentelemetry/api';
 import { formatTimestamp } from '../models/codec.js';
 import { CONSUMED_ATTRIBUTES, EVENT_ATTRIBUTES as A, hrTimeToDate, type LogRecordLike } from './event-mapping.js';
 
 const LOWER_UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/**
- * What JSON.stringify escapes in a string: `"`, `\\`, control characters and
- * (well-formed JSON.stringify) lone surrogates; any surrogate sends the string
- * to JSON.stringify, which is exact. Most strings have none of these and are
- * only wrapped in quotes.
- */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
-const NEEDS_ESCAPE_RE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-function quote(s: string): string {
-  return NEEDS_ESCAPE_RE.test(s) ? JSON.stringify(s) : '"' + s + '"';
-}
-
-function quoteOrNull(s: string | null): string {
-  return s === null ? 'null' : quote(s);
-}
 
 /** Sentinel: the attribute has a type the fast path does not take. */
 const BAD = Symbol('bad');
@@ -91,28 +76,26 @@ export function encodeGuardRecordInto(rec: LogRecordLike, maxEventBytes: number,
   const meta = metadataJson(attrs[A.metadata], rec);
   if (meta === null) return false;
 
-  // Field order and spelling of the codec's encodeEvent (reference 3.3), written
-  // by concatenation: building an object for JSON.stringify measured ~1.4x slower.
-  // The key matched LOWER_UUID_RE and the timestamp is toISOString(): neither needs escaping.
-  const json =
-    '{"idempotency_key":"' + key +
-    '","timestamp":"' + timestamp +
-    '","event_type":' + quote(eventType) +
-    ',"ip_address":' + quote(ip ?? '') +
-    ',"country":' + quoteOrNull(country) +
-    ',"user_agent":' + quoteOrNull(userAgent) +
-    ',"action_taken":' + quote(action ?? '') +
-    ',"reason":' + quote(reason) +
-    ',"endpoint":' + quoteOrNull(endpoint) +
-    ',"method":' + quoteOrNull(method) +
-    // Integers and finite numbers: String() is what JSON.stringify writes (-0 included).
-    ',"status_code":' + (sc ?? 'null') +
-    ',"response_time":' + (rt ?? 'null') +
-    ',"decorator_type":' + quoteOrNull(decoratorType) +
-    ',"rule_type":' + quoteOrNull(ruleType) +
-    ',"pattern_matched":' + quoteOrNull(patternMatched) +
-    ',"handler_name":' + quoteOrNull(handlerName) +
-    ',"metadata":' + meta + '}';
+  // Field order and spelling of the codec's encodeEvent (reference 3.3).
+  const head = JSON.stringify({
+    idempotency_key: key,
+    timestamp,
+    event_type: eventType,
+    ip_address: ip ?? '',
+    country,
+    user_agent: userAgent,
+    action_taken: action ?? '',
+    reason,
+    endpoint,
+    method,
+    status_code: sc ?? null,
+    response_time: rt ?? null,
+    decorator_type: decoratorType,
+    rule_type: ruleType,
+    pattern_matched: patternMatched,
+    handler_name: handlerName,
+  });
+  const json = head.slice(0, -1) + ',"metadata":' + meta + '}';
   // Over the cap: the general way truncates the metadata (and counts it).
   if (json.length * 3 > maxEventBytes && Buffer.byteLength(json) > maxEventBytes) return false;
   items.push(json);
