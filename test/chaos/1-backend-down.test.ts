@@ -4,27 +4,16 @@
  * meanwhile, replayed oldest first beside live traffic): lost 0.
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { readKeys, record, sleep, startAgent, startBackend, tally, waitDelivered } from './harness.js';
-import type { DevBackend } from '../../src/dev-backend/index.js';
+import { readKeys, record, sleep, startAgent, tally, waitDelivered, useRedisAndBackend } from './harness.js';
 
 const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 30_000);
 
 describe('chaos 1: backend down 30 s under steady load', function () {
   this.timeout(OUTAGE_MS + 60_000);
-  let redis: RedisServerHandle;
-  let backend: DevBackend;
-
-  before(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend();
-  });
-  after(async () => {
-    await backend.stop();
-    await redis.stop();
-  });
+  const suite = useRedisAndBackend();
 
   it('loses nothing: every emitted key reaches the backend after the outage', async () => {
+    const { redis, backend } = suite;
     const agent = await startAgent({
       backend,
       label: 'backend-down',

@@ -5,25 +5,14 @@
  * (same instanceId) replays it at once: lost 0.
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { readKeys, readStats, record, sleep, startAgent, startBackend, tally, waitDelivered } from './harness.js';
-import type { DevBackend } from '../../src/dev-backend/index.js';
+import { readKeys, readStats, record, sleep, startAgent, tally, waitDelivered, useRedisAndBackend } from './harness.js';
 
 describe('chaos 2: SIGTERM mid-flight, then restart', function () {
   this.timeout(60_000);
-  let redis: RedisServerHandle;
-  let backend: DevBackend;
-
-  before(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend();
-  });
-  after(async () => {
-    await backend.stop();
-    await redis.stop();
-  });
+  const suite = useRedisAndBackend();
 
   it('loses nothing across the SIGTERM and the restart', async () => {
+    const { redis, backend } = suite;
     const env = { GUARD_AGENT_REDIS_URL: redis.url, GUARD_AGENT_INSTANCE_ID: 'chaos-2', CHAOS_RATE: '200', CHAOS_SIGNAL_HOOKS: '1', CHAOS_STOP_TIMEOUT_MS: '2500' };
     const first = await startAgent({ backend, label: 'sigterm', env });
     await sleep(2000);

@@ -7,9 +7,7 @@
  * (redis_data_loss).
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { countedDrops, readKeys, readStats, record, sleep, startAgent, startBackend, tally } from './harness.js';
-import type { DevBackend } from '../../src/dev-backend/index.js';
+import { countedDrops, readKeys, readStats, record, sleep, startAgent, tally, useRedisAndBackend } from './harness.js';
 
 const MEMORY_MAX_BYTES = 2 * 1024 * 1024;
 /** Allowed RSS growth over the baseline: the memory queue bound, the SDK's record queue (16384 records) and GC slack. */
@@ -17,19 +15,10 @@ const RSS_HEADROOM = 96 * 1024 * 1024;
 
 describe('chaos 4: Redis killed during a backend outage', function () {
   this.timeout(60_000);
-  let redis: RedisServerHandle;
-  let backend: DevBackend;
-
-  before(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend();
-  });
-  after(async () => {
-    await backend.stop();
-    await redis.stop();
-  });
+  const suite = useRedisAndBackend();
 
   it('no crash, bounded memory, emitted = delivered + counted drops', async () => {
+    const { redis, backend } = suite;
     const agent = await startAgent({
       backend,
       label: 'redis-killed',

@@ -4,25 +4,14 @@
  * survivor takes its entries over and delivers them: lost 0.
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { readKeys, record, sleep, startAgent, startBackend, tally, waitDelivered, type AgentProcess } from './harness.js';
-import type { DevBackend } from '../../src/dev-backend/index.js';
+import { readKeys, record, sleep, startAgent, tally, waitDelivered, type AgentProcess, useRedisAndBackend } from './harness.js';
 
 describe('chaos 5: four instances on one Redis, one SIGKILLed holding queued data', function () {
   this.timeout(60_000);
-  let redis: RedisServerHandle;
-  let backend: DevBackend;
-
-  before(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend();
-  });
-  after(async () => {
-    await backend.stop();
-    await redis.stop();
-  });
+  const suite = useRedisAndBackend();
 
   it('the survivors deliver the dead instance\'s queue; lost 0', async () => {
+    const { redis, backend } = suite;
     backend.faults.push({ kind: 'down' });
     const agents: AgentProcess[] = [];
     for (let i = 0; i < 4; i++) {

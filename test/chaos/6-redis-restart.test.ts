@@ -6,25 +6,14 @@
  * emitted = delivered + counted drops.
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { countedDrops, readKeys, readStats, record, sleep, startAgent, startBackend, tally } from './harness.js';
-import type { DevBackend } from '../../src/dev-backend/index.js';
+import { countedDrops, readKeys, readStats, record, sleep, startAgent, tally, useRedisAndBackend } from './harness.js';
 
 describe('chaos 6: Redis restarted without persistence', function () {
   this.timeout(60_000);
-  let redis: RedisServerHandle;
-  let backend: DevBackend;
-
-  before(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend();
-  });
-  after(async () => {
-    await backend.stop();
-    await redis.stop();
-  });
+  const suite = useRedisAndBackend();
 
   it('reports the loss clearly and carries on', async () => {
+    const { redis, backend } = suite;
     const agent = await startAgent({
       backend,
       label: 'redis-restart',

@@ -5,25 +5,14 @@
  * rejected permanently, and those are counted exactly.
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { countedDrops, readKeys, readStats, record, sleep, startAgent, startBackend, tally, waitDelivered } from './harness.js';
-import type { DevBackend } from '../../src/dev-backend/index.js';
+import { countedDrops, readKeys, readStats, record, sleep, startAgent, tally, waitDelivered, useRedisAndBackend } from './harness.js';
 
 describe('chaos 7: 413, 429 + Retry-After, 5xx storms, garbage, in turn', function () {
   this.timeout(60_000);
-  let redis: RedisServerHandle;
-  let backend: DevBackend;
-
-  before(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend();
-  });
-  after(async () => {
-    await backend.stop();
-    await redis.stop();
-  });
+  const suite = useRedisAndBackend();
 
   it('loses nothing but counted permanent rejections', async () => {
+    const { redis, backend } = suite;
     const agent = await startAgent({
       backend,
       label: 'faults',

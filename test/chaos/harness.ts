@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DevBackend, DEFAULT_DEV_API_KEY } from '../../src/dev-backend/index.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const AGENT = join(ROOT, 'test/chaos/agent-process.ts');
@@ -202,3 +203,21 @@ export async function startBackend(): Promise<DevBackend> {
   return backend;
 }
 
+
+/**
+ * The common fixture of a scenario: a real redis-server on a free port and a
+ * dev backend, started before the suite and stopped after it. Read them
+ * inside tests (`const { redis, backend } = suite;`): they exist once `before` ran.
+ */
+export function useRedisAndBackend(): { redis: RedisServerHandle; backend: DevBackend } {
+  const suite = {} as { redis: RedisServerHandle; backend: DevBackend };
+  before(async () => {
+    suite.redis = await startRedisServer();
+    suite.backend = await startBackend();
+  });
+  after(async () => {
+    await suite.backend?.stop();
+    await suite.redis?.stop();
+  });
+  return suite;
+}
