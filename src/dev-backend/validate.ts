@@ -8,6 +8,7 @@
  */
 import { isAcceptedTimestamp } from './timestamp.js';
 import type { WireObject } from './types.js';
+import { METRIC_TYPES } from '../models/event-types.js';
 
 export type Loc = (string | number)[];
 
@@ -18,15 +19,8 @@ export interface ValidationIssue {
   input?: unknown;
 }
 
-export const METRIC_TYPES = [
-  'request_count',
-  'response_time',
-  'error_rate',
-  'bandwidth_usage',
-  'threat_level',
-  'block_rate',
-  'cache_hit_rate',
-] as const;
+// The backend's metric_type Literal is the same list the agent validates against.
+export { METRIC_TYPES };
 
 const AGENT_STATUSES = ['healthy', 'degraded', 'failed'] as const;
 
