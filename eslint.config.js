@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'src/dev-backend/public/vendor/**'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'src/dev-backend/public/vendor/**', '.bench-out/**', 'bench-prof/**', 'test-output/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
