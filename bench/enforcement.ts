@@ -51,22 +51,12 @@ import { GuardInstrumentation } from '../src/otel/guard-instrumentation.js';
 import { IpMatcher } from '../src/rules/ip-matcher.js';
 import { RuleEngine } from '../src/rules/rule-engine.js';
 import { type BenchResult, figure } from './lib/figures.js';
+import { prng } from './lib/events.js';
 import { isMain } from './lib/main-guard.js';
 import { median } from './lib/timing.js';
 
 const RULES = 10_000;
 
-// Deterministic PRNG (mulberry32) so runs are comparable.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 10,000 CIDRs, half IPv4 /8-/32, half IPv6 /32-/128; none covers the loopback the bench's requests come from. */
 export function benchRules(): DynamicRules {

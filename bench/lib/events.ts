@@ -9,7 +9,8 @@ const ACTIONS = ['request_blocked', 'ip_banned', 'logged', 'request_blocked', 'r
 const PATHS = ['/api/login', '/api/items', '/wp-login.php', '/admin', '/api/search', '/.env'];
 const AGENTS = ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36', 'curl/8.5.0', 'python-requests/2.32', 'sqlmap/1.8#stable', 'Go-http-client/1.1'];
 
-function prng(seed: number): () => number {
+/** Deterministic PRNG (mulberry32) so benchmark runs are comparable. */
+export function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) | 0;

@@ -9,21 +9,9 @@ import { RedisFallbackQueue, type RedisFallbackQueueOptions } from '../../src/qu
 import { MemoryFallbackQueue } from '../../src/queue/memory-fallback-queue.js';
 import { createFallbackQueue } from '../../src/queue/create-fallback-queue.js';
 import { queueKeys } from '../../src/queue/redis-keys.js';
-import type { WireBatch } from '../../src/transport/types.js';
+import { makeBatch } from '../helpers/wire-batch.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
-let seq = 0;
-function makeBatch(items = 2, itemBytes = 40, createdAt = Date.now()): WireBatch {
-  const n = ++seq;
-  const keys = Array.from({ length: items }, (_, i) => `k-${n}-${i}`);
-  return {
-    kind: 'events',
-    batchId: `${createdAt}-${n.toString(16).padStart(8, '0')}`,
-    items: keys.map((k) => JSON.stringify({ idempotency_key: k, p: 'x'.repeat(Math.max(0, itemBytes - 40)) })),
-    idempotencyKeys: keys,
-    createdAt,
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,20 +1,8 @@
 import assert from 'node:assert/strict';
 import { MemoryFallbackQueue } from '../../src/queue/memory-fallback-queue.js';
 import { approximateBatchBytes } from '../../src/queue/fallback-queue.js';
-import type { WireBatch } from '../../src/transport/types.js';
+import { makeBatch } from '../helpers/wire-batch.js';
 
-let seq = 0;
-function makeBatch(items = 2, itemBytes = 40, createdAt = Date.now()): WireBatch {
-  const n = ++seq;
-  const keys = Array.from({ length: items }, (_, i) => `k-${n}-${i}`);
-  return {
-    kind: 'events',
-    batchId: `${createdAt}-${n.toString(16).padStart(8, '0')}`,
-    items: keys.map((k) => JSON.stringify({ idempotency_key: k, p: 'x'.repeat(Math.max(0, itemBytes - 40)) })),
-    idempotencyKeys: keys,
-    createdAt,
-  };
-}
 
 describe('MemoryFallbackQueue', () => {
   it('hands batches back oldest first and removes them on ack', async () => {
