@@ -35,8 +35,8 @@ import { DurabilityJournal } from './durability-journal.js';
  * logs; security traffic comes in bursts (a scanner or a credential-stuffing
  * run produces an event per request for minutes), and the processor drops the
  * NEWEST records silently when full. 16384 records hold a burst of ~16k
- * events per flush interval, at roughly 1-2 KB each in memory (16-32 MB worst
- * case); drops beyond it are still counted (`sdkQueueDropped`).
+ * events per flush interval, at about 1.2 KB of heap each (bench/memory.ts:
+ * ~20 MB when full); drops beyond it are still counted (`sdkQueueDropped`).
  */
 export const DEFAULT_MAX_QUEUE_SIZE = 16_384;
 /** Records per export; batches are then split by bytes to stay under the body cap. */
