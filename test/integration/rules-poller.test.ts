@@ -192,7 +192,11 @@ describe('RulePoller (real dev backend)', function () {
       await new Promise((r) => setTimeout(r, 2000)); // five intervals
       const gets = ruleGets - startGets;
       assert.ok(gets >= 3 && gets <= 6, `about one fetch per interval for both instances, got ${gets}`);
-      assert.ok(a.stats.sharedHits + b.stats.sharedHits >= 3, 'the other instance used the shared entry');
+      // A poll that did not fetch either read the sibling's fresh entry (sharedHits) or found the sibling
+      // fetching at that moment and took its result by pub/sub (lockedOut): which one depends on how
+      // close the two jittered schedules run, so the test counts both.
+      const reused = a.stats.sharedHits + b.stats.sharedHits + a.stats.lockedOut + b.stats.lockedOut;
+      assert.ok(reused >= 3, `the other instance used the shared entry or the sibling's fetch, got ${reused}`);
       // A change fetched by one instance reaches the other through pub/sub, before its own poll.
       await a.stop();
       await b.stop();
