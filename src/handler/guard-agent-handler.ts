@@ -261,7 +261,7 @@ export class GuardAgentHandler {
       return undefined;
     }
     this.counts.eventsAccepted++;
-    if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive);
+    if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
     if (!this.logger && !this.resolveSdkParts()) {
       this.hold({ kind: 'event', event });
       return undefined;
@@ -272,7 +272,7 @@ export class GuardAgentHandler {
   /** In `durability: 'emit'` mode the returned promise resolves once Redis has journaled the event. */
   private emitEvent(event: SecurityEvent): Promise<void> | undefined {
     try {
-      this.logger!.emit(securityEventToLogRecord(event) as never);
+      this.logger!.emit(securityEventToLogRecord(event, this.pipeline.codecStats) as never);
     } catch (err) {
       this.drop('encoding_error');
       diag.error(`guard-agent: could not emit a security event: ${(err as Error).message}`);

@@ -4,23 +4,40 @@
  * carries request headers, and an `Authorization` or `Cookie` value must not
  * reach the backend or a collector. Copies only when something matches.
  */
+import { type CodecStats, toJsonText } from '../models/json-safe.js';
+
 export const REDACTED = '[REDACTED]';
 
-export function redactKeys<T extends Record<string, unknown>>(obj: T, sensitive: ReadonlySet<string>, depth = 0): T {
-  // Depth-bounded: metadata may be cyclic (the codec marks cycles later).
-  if (sensitive.size === 0 || depth > 8) return obj;
+/** Nesting the direct walk follows; deeper (or cyclic) data is redacted in its JSON form. */
+const MAX_WALK_DEPTH = 8;
+const TOO_DEEP = Symbol('too deep');
+
+export function redactKeys<T extends Record<string, unknown>>(obj: T, sensitive: ReadonlySet<string>, stats?: CodecStats): T {
+  if (sensitive.size === 0) return obj;
+  const out = walk(obj, sensitive, 0, MAX_WALK_DEPTH);
+  if (out !== TOO_DEEP) return out as T;
+  // A cycle (or very deep data): a redacted copy would still reach the
+  // unredacted original through the back reference. Redact the codec's
+  // acyclic JSON form instead: cycles become counted markers, Dates ISO
+  // strings, so the wire JSON is what the codec would have written.
+  return walk(JSON.parse(toJsonText(obj, stats)) as Record<string, unknown>, sensitive, 0, Infinity) as T;
+}
+
+function walk(obj: Record<string, unknown>, sensitive: ReadonlySet<string>, depth: number, maxDepth: number): Record<string, unknown> | typeof TOO_DEEP {
+  if (depth > maxDepth) return TOO_DEEP;
   let out: Record<string, unknown> | null = null;
   for (const key in obj) {
     const value = obj[key];
     let next: unknown = value;
     if (sensitive.has(key.toLowerCase())) next = REDACTED;
     else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)) {
-      next = redactKeys(value as Record<string, unknown>, sensitive, depth + 1);
+      next = walk(value as Record<string, unknown>, sensitive, depth + 1, maxDepth);
+      if (next === TOO_DEEP) return TOO_DEEP;
     }
     if (next !== value) {
       out ??= { ...obj };
       out[key] = next;
     }
   }
-  return (out ?? obj) as T;
+  return out ?? obj;
 }

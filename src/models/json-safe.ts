@@ -117,3 +117,99 @@ function walk(value: unknown, seen: Set<object>, depth: number, stats?: CodecSta
 function count(stats?: CodecStats): void {
   if (stats) stats.unencodable++;
 }
+
+/**
+ * True when JSON.stringify of `value` loses nothing and needs no marker, and
+ * an OTel SDK takes it as a log attribute AnyValue as it is: plain objects
+ * (no `__proto__` key, which a copy would turn into a prototype), arrays
+ * without holes or `undefined`, strings, finite numbers, booleans, null;
+ * `undefined` object properties are allowed (JSON and both SDK lines omit
+ * them). Allocation-free: it runs on the host's request path for every event.
+ * Depth-bounded, so a cycle is simply "not plain" and goes the safe way.
+ */
+export function isPlainJsonTree(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJsonTree(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const rec = value as Record<string, unknown>;
+  for (const k in rec) {
+    const v = rec[k];
+    if (k === '__proto__' || (v !== undefined && !isPlainJsonTree(v, depth + 1))) return false;
+  }
+  return true;
+}
+
+/**
+ * The JSON of app data exactly as the codec writes it (`encodeEvent`):
+ * JSON.stringify as is, unless it throws (cycles, BigInt) or would hide a
+ * value (functions, symbols, non-finite numbers), in which case the
+ * sanitising walk's markers stand in (and are counted).
+ */
+export function toJsonText(value: unknown, stats?: CodecStats): string {
+  try {
+    const out = JSON.stringify(value);
+    if (out !== undefined && !mayHideValues(value)) return out;
+  } catch {
+    // cycles or BigInt: handled by the walk below
+  }
+  return JSON.stringify(toJsonSafe(value, stats)) ?? 'null';
+}
+
+/** Cheap check for values JSON.stringify would drop without a trace (the codec's rule). */
+function mayHideValues(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol';
+  for (const k in value as Record<string, unknown>) {
+    const v = (value as Record<string, unknown>)[k];
+    const t = typeof v;
+    if (t === 'function' || t === 'symbol' || (t === 'number' && !Number.isFinite(v as number))) return true;
+    if (t === 'object' && v !== null && mayHideValues(v)) return true;
+  }
+  return false;
+}
+
+/**
+ * App data as a log attribute value whose JSON is byte for byte the codec's:
+ * the value itself when it is a plain JSON tree (the common case: no copy
+ * here, the SDK deep-copies at emit), otherwise a fresh plain tree parsed
+ * from `toJsonText` (Dates become their ISO strings, unencodable values
+ * counted markers). The rare tree with a `__proto__` key stays the JSON
+ * string: a map copy would lose that key, and the way back reads both shapes.
+ */
+export function toAttributeValue(value: unknown, stats?: CodecStats): unknown {
+  if (isPlainJsonTree(value)) return value;
+  return fromJsonText(toJsonText(value, stats));
+}
+
+/**
+ * `toAttributeValue` for an object whose values the codec encodes one by one
+ * (the event's extra keys: one odd value must not change how the others encode).
+ */
+export function toAttributeMap(obj: Record<string, unknown>, stats?: CodecStats): unknown {
+  if (isPlainJsonTree(obj)) return obj;
+  let text = '';
+  for (const k in obj) {
+    const v = obj[k];
+    if (v !== undefined) text += (text === '' ? '' : ',') + JSON.stringify(k) + ':' + toJsonText(v, stats);
+  }
+  return fromJsonText('{' + text + '}');
+}
+
+function fromJsonText(text: string): unknown {
+  return text.includes('"__proto__":') ? text : JSON.parse(text);
+}

@@ -4,14 +4,16 @@
  * A security event travels through the SDK as one log record: semantic
  * convention attributes where they exist (`client.address`, `url.path`, ...)
  * so any OTLP backend understands it, `guard.*` attributes for the rest.
- * Attribute values cannot nest, so `metadata` and the event's extra keys ride
- * as JSON strings. The way back never throws: a record from a plain logger
+ * `metadata` and the event's extra keys ride as nested map attributes (an
+ * OTLP backend sees a kvlist; our exporter serialises them at export time,
+ * off the host's request path); the way back also reads them as JSON strings,
+ * which a plain app logger may emit. The way back never throws: a record from a plain logger
  * with odd attribute types gets its bad fields dropped or coerced, and each
  * problem is counted.
  */
 import { isSpanContextValid, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { SecurityEvent } from '../models/security-event.js';
-import { toJsonSafe } from '../models/json-safe.js';
+import { toAttributeMap, toAttributeValue, type CodecStats } from '../models/json-safe.js';
 
 /** The `eventName` (and `event.name` attribute) of every security event record. */
 export const GUARD_EVENT_NAME = 'guard.security_event';
@@ -79,7 +81,13 @@ export function severityOf(eventType: string): Severity {
   return WARN;
 }
 
-export type GuardAttributeValue = string | number | boolean;
+/** A log attribute AnyValue as far as we emit it (a subset of both SDK lines' `AnyValue`). */
+export type GuardAnyValue = string | number | boolean | null | undefined | GuardAnyValue[] | GuardAnyValueMap;
+export interface GuardAnyValueMap {
+  [key: string]: GuardAnyValue;
+}
+/** A record attribute: a primitive, or (`guard.metadata`, `guard.extra`) a map whose JSON is the codec's. */
+export type GuardAttributeValue = string | number | boolean | GuardAnyValueMap;
 
 /** What `logger.emit()` takes for one security event (fits both SDK lines' LogRecord). */
 export interface GuardLogRecord {
@@ -110,15 +118,6 @@ export function newEventMappingStats(): EventMappingStats {
   return { malformedFields: 0 };
 }
 
-/** JSON of app data, never throwing (values JSON cannot carry become markers). */
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return JSON.stringify(toJsonSafe(value)) ?? 'null';
-  }
-}
-
 function isNonEmpty(o: Record<string, unknown>): boolean {
   for (const k in o) if (o[k] !== undefined) return true;
   return false;
@@ -127,12 +126,15 @@ function isNonEmpty(o: Record<string, unknown>): boolean {
 /**
  * The record to emit for one event. This runs on the host's request path for
  * every event (bench/emit-cost.ts measures it against a bare `logger.emit`),
- * so it allocates only the record, its attributes and the metadata JSON: the
- * attribute object is one literal with fixed keys (V8 clones a boilerplate
+ * so it allocates only the record and its attributes: the metadata goes in
+ * as it is when it is a plain JSON tree (one allocation-free walk; the SDK
+ * deep-copies it at emit, so a caller mutating it later changes nothing
+ * exported), else as a plain copy whose JSON is the codec's (markers for what
+ * JSON cannot carry, counted in `stats`). The attribute object is one literal with fixed keys (V8 clones a boilerplate
  * instead of defining computed keys one by one; the keys are EVENT_ATTRIBUTES'
  * values, checked by the mapping tests), and the severity is a shared object.
  */
-export function securityEventToLogRecord(ev: SecurityEvent): GuardLogRecord {
+export function securityEventToLogRecord(ev: SecurityEvent, stats?: CodecStats): GuardLogRecord {
   const attributes: Record<string, GuardAttributeValue> = {
     'event.name': GUARD_EVENT_NAME,
     'guard.event_type': ev.eventType,
@@ -152,8 +154,8 @@ export function securityEventToLogRecord(ev: SecurityEvent): GuardLogRecord {
   if (ev.ruleType !== null) attributes['guard.rule_type'] = ev.ruleType;
   if (ev.patternMatched !== null) attributes['guard.pattern_matched'] = ev.patternMatched;
   if (ev.handlerName !== null) attributes['guard.handler_name'] = ev.handlerName;
-  if (isNonEmpty(ev.metadata)) attributes['guard.metadata'] = safeJson(ev.metadata);
-  if (isNonEmpty(ev.extra)) attributes['guard.extra'] = safeJson(ev.extra);
+  if (isNonEmpty(ev.metadata)) attributes['guard.metadata'] = toAttributeValue(ev.metadata, stats) as GuardAttributeValue;
+  if (isNonEmpty(ev.extra)) attributes['guard.extra'] = toAttributeMap(ev.extra, stats) as GuardAttributeValue;
   const severity = severityOf(ev.eventType);
   return {
     eventName: GUARD_EVENT_NAME,
@@ -211,7 +213,7 @@ class AttributeReader {
     return Number.isFinite(n) ? n : null;
   }
 
-  /** A JSON-string attribute holding an object (or, from a plain logger, an object itself). */
+  /** A map attribute (as the handler emits it) or a JSON string holding an object (a plain logger may emit either). */
   object(key: string): Record<string, unknown> | null {
     const v = this.attrs[key];
     if (v === undefined || v === null) return null;

@@ -4,13 +4,14 @@
  * `securityEventToLogRecord` emits them (every attribute one of ours, of the
  * right type; no `guard.extra`). Such a record needs none of what the general
  * way (`logRecordToSecurityEvent`, then `encodeEvent`) does for arbitrary
- * records: no model rebuilt and re-validated, no metadata parsed into an
- * object and serialised again. The metadata JSON is still parsed once, to
- * prove it is a JSON object (and to see whether it already has `trace_id` /
- * `span_id`), and then forwarded as is: for a string JSON.stringify produced,
- * that is byte for byte what re-serialising the parsed object gives.
+ * records: no model rebuilt and re-validated, no metadata copied. The
+ * metadata map is walked once (`isPlainJsonTree`: what the SDK copied may
+ * still hold what JSON would not carry as is, e.g. NaN from a plain logger)
+ * and serialised with JSON.stringify, which for a plain tree is byte for byte
+ * what the codec writes.
  *
- * Anything else (an attribute of another type or unknown to us, a missing
+ * Anything else (an attribute of another type or unknown to us, metadata as a
+ * JSON string (a plain logger's) or not a plain tree, a missing
  * reason, an upper-case or invalid idempotency key, extra keys, an event over
  * `maxEventBytes` that needs truncating) returns false and the caller takes
  * the general way, which handles and counts every oddity. Both ways give the
@@ -20,6 +21,7 @@
  */
 import { isSpanContextValid } from '@opentelemetry/api';
 import { formatTimestamp } from '../models/codec.js';
+import { isPlainJsonTree } from '../models/json-safe.js';
 import { CONSUMED_ATTRIBUTES, EVENT_ATTRIBUTES as A, hrTimeToDate, type LogRecordLike } from './event-mapping.js';
 
 const LOWER_UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -125,34 +127,23 @@ function isoTimestamp(t: number): string | null {
   return cachedPrefix + (ms < 10 ? '00' : ms < 100 ? '0' : '') + ms + 'Z';
 }
 
-/** The metadata's wire JSON with the record's trace context added, or null when the attribute is not a JSON object string. */
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** The metadata's wire JSON with the record's trace context added, or null when the attribute is not a plain JSON object map. */
 function metadataJson(raw: unknown, rec: LogRecordLike): string | null {
-  let parsed: unknown = {};
+  let obj = EMPTY;
   let text = '{}';
   if (raw !== undefined && raw !== null) {
-    if (typeof raw !== 'string') return null;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return null;
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
-    text = raw.trimEnd();
+    if (typeof raw !== 'object' || Array.isArray(raw) || !isPlainJsonTree(raw)) return null;
+    obj = raw as Record<string, unknown>;
+    text = JSON.stringify(obj);
   }
   const span = rec.spanContext;
   if (!span || !isSpanContextValid(span)) return text;
-  const obj = parsed as Record<string, unknown>;
   let add = '';
   if (!('trace_id' in obj)) add += ',"trace_id":' + JSON.stringify(span.traceId);
   if (!('span_id' in obj)) add += ',"span_id":' + JSON.stringify(span.spanId);
   if (add === '') return text;
-  let empty = true;
-  for (const k in obj) {
-    if (Object.prototype.hasOwnProperty.call(obj, k)) {
-      empty = false;
-      break;
-    }
-  }
   // `text` ends with the object's closing brace; the new keys go before it.
-  return empty ? '{' + add.slice(1) + '}' : text.slice(0, -1) + add + '}';
+  return text === '{}' ? '{' + add.slice(1) + '}' : text.slice(0, -1) + add + '}';
 }

@@ -55,6 +55,29 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.equal(h.isRunning(), false);
   });
 
+  it('ships metadata as it was at sendEvent: later mutation changes nothing; Dates, BigInt and cycles arrive as the codec writes them, counted', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    const meta: Record<string, unknown> = { attempts: 1, nested: { n: 1, list: ['a'] }, headers: { Cookie: 'c=1', accept: '*/*' } };
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'mutated later', metadata: meta });
+    // The SDK deep-copied the map at emit: none of this reaches the backend.
+    meta.attempts = 99;
+    meta.added = true;
+    (meta.nested as { n: number; list: string[] }).n = 2;
+    (meta.nested as { n: number; list: string[] }).list.push('b');
+    (meta.headers as Record<string, string>).accept = 'changed';
+    const odd: Record<string, unknown> = { when: new Date('2026-01-02T03:04:05.678Z'), big: 12n, authorization: 'Bearer x' };
+    odd.self = odd;
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'odd values', metadata: odd });
+    await h.flushBuffer();
+    await until(() => backend.events.length === 2);
+    const metaOf = (reason: string) => backend.events.find((e) => e.reason === reason)!.metadata;
+    assert.deepEqual(metaOf('mutated later'), { attempts: 1, nested: { n: 1, list: ['a'] }, headers: { Cookie: '[REDACTED]', accept: '*/*' } });
+    assert.deepEqual(metaOf('odd values'), { when: '2026-01-02T03:04:05.678Z', big: '[BigInt: 12]', authorization: '[REDACTED]', self: '[Circular]' });
+    assert.equal(h.getStats().codec.unencodable, 2, 'the BigInt and the cycle are counted');
+    await h.stop();
+  });
+
   it('never throws on a stopped agent, disabled kinds or invalid input, and counts the drops', async () => {
     const h = handlerFor(url, { enableMetrics: false });
     await h.start();

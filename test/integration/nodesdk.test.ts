@@ -105,7 +105,7 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     let spanIds: { traceId: string; spanId: string } | undefined;
     await trace.getTracer('the-app').startActiveSpan('checkout', async (span) => {
       spanIds = { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId };
-      await guard!.handler.sendEvent({ eventType: 'suspicious_request', ipAddress: '203.0.113.7', actionTaken: 'logged', reason: 'card testing' });
+      await guard!.handler.sendEvent({ eventType: 'suspicious_request', ipAddress: '203.0.113.7', actionTaken: 'logged', reason: 'card testing', metadata: { card: { bin: '411111', attempts: 3 }, tags: ['a', 'b'] } });
       span.end();
     });
     // A seed-style metric sample through the handler.
@@ -139,6 +139,10 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     // Trace context: the span has the span event, the backend event the span's ids.
     const suspicious = backend.events.find((e) => e.event_type === 'suspicious_request')!;
     const meta = suspicious.metadata as Wire;
+    assert.deepEqual(meta.card, { bin: '411111', attempts: 3 });
+    // The OTLP side gets the metadata as a kvlist (decoded to an object), not a JSON string.
+    const suspiciousLog = guardLogs.find((l) => l.attributes['guard.event_type'] === 'suspicious_request')!;
+    assert.deepEqual(suspiciousLog.attributes['guard.metadata'], { card: { bin: '411111', attempts: 3 }, tags: ['a', 'b'] });
     assert.equal(meta.trace_id, spanIds!.traceId);
     assert.equal(meta.span_id, spanIds!.spanId);
     const span = receiver.spans.find((s) => s.name === 'checkout');

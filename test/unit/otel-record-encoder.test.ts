@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { TraceFlags, type SpanContext } from '@opentelemetry/api';
 import fc from 'fast-check';
 import { encodeEvent } from '../../src/models/codec.js';
+import { newCodecStats } from '../../src/models/json-safe.js';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { SecurityEvent } from '../../src/models/index.js';
 import { EVENT_ATTRIBUTES as A, logRecordToSecurityEvent, securityEventToLogRecord, type LogRecordLike } from '../../src/otel/event-mapping.js';
 import { encodeGuardRecordInto } from '../../src/otel/record-encoder.js';
@@ -97,6 +99,11 @@ describe('record-encoder (exporter fast path)', () => {
       { ...base, attributes: { ...base.attributes, [A.country]: 7 } },
       { ...base, attributes: { ...base.attributes, [A.metadata]: '[1]' } },
       { ...base, attributes: { ...base.attributes, [A.metadata]: 'not json' } },
+      // A plain logger's JSON string, and maps JSON would not carry as they are: the general way reads and marks them.
+      { ...base, attributes: { ...base.attributes, [A.metadata]: '{"a":1}' } },
+      { ...base, attributes: { ...base.attributes, [A.metadata]: [1] } },
+      { ...base, attributes: { ...base.attributes, [A.metadata]: { a: NaN } } },
+      { ...base, attributes: { ...base.attributes, [A.metadata]: { a: { b: new Uint8Array([1]) } } } },
       { ...base, hrTime: undefined },
     ];
     for (const rec of variants) assert.equal(fast(rec).ok, false);
@@ -107,5 +114,75 @@ describe('record-encoder (exporter fast path)', () => {
     const rec = asReadable(ev);
     assert.equal(fast(rec, 1000).ok, false);
     assert.equal(fast(rec, 10_000).json, slow(rec, 10_000));
+  });
+});
+
+describe('metadata as a map attribute (emit) and its wire JSON (export)', () => {
+  /** Emits through a real LoggerProvider (the installed SDK line) and returns the record the exporter gets. */
+  async function viaSdk(rec: Parameters<ReturnType<LoggerProvider['getLogger']>['emit']>[0], after?: () => void): Promise<LogRecordLike> {
+    const exporter = new InMemoryLogRecordExporter();
+    const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+    provider.getLogger('t').emit(rec);
+    after?.();
+    await provider.forceFlush();
+    const [out] = exporter.getFinishedLogRecords();
+    await provider.shutdown();
+    return out;
+  }
+
+  it('a plain map is emitted as is, copied by the SDK at emit (later mutation changes nothing), and exported as the codec writes it', async () => {
+    const meta = { attempts: 3, nested: { list: ['a', 1, true, null], deep: { x: -0.5 } }, empty: {} };
+    const ev = new SecurityEvent({ eventType: 'ip_banned', reason: 'r', metadata: meta });
+    const expected = encodeEvent(ev);
+    const rec = securityEventToLogRecord(ev);
+    assert.equal(rec.attributes[A.metadata], meta, 'no copy on our side');
+    const out = await viaSdk(rec as never, () => {
+      meta.attempts = 99;
+      meta.nested.list.push('b');
+      meta.nested.deep.x = 7;
+    });
+    assert.deepEqual(out.attributes[A.metadata], { attempts: 3, nested: { list: ['a', 1, true, null], deep: { x: -0.5 } }, empty: {} });
+    assert.equal(fast(out).json, expected);
+    assert.equal(slow(out), expected);
+  });
+
+  it('a JSON string from a plain logger is read the general way, to the same bytes as the map', async () => {
+    const ev = new SecurityEvent({ eventType: 'ip_banned', reason: 'r', metadata: { a: 1, b: [2, { c: 'd' }] } });
+    const rec = securityEventToLogRecord(ev);
+    const asString = await viaSdk({ ...rec, attributes: { ...rec.attributes, [A.metadata]: JSON.stringify(ev.metadata) } } as never);
+    assert.equal(typeof asString.attributes[A.metadata], 'string');
+    assert.equal(fast(asString).ok, false);
+    assert.equal(slow(asString), encodeEvent(ev));
+    assert.equal(fast(await viaSdk(rec as never)).json, encodeEvent(ev));
+  });
+
+  it('Dates, BigInt, cycles, functions and NaN become a plain tree: markers counted, wire JSON as the codec writes it, not dropped by the SDK', async () => {
+    const odd: Record<string, unknown> = { when: new Date('2026-01-02T03:04:05.678Z'), big: 10n, fn: () => 1, nan: NaN, ok: 'x', arr: [new Date(0), undefined] };
+    odd.self = odd;
+    const ev = new SecurityEvent({ eventType: 'ip_banned', reason: 'r', metadata: odd, extra_key: { at: new Date(1000), n: 1n } });
+    const codecStats = newCodecStats();
+    const expected = encodeEvent(ev, { stats: codecStats });
+    const stats = newCodecStats();
+    const rec = securityEventToLogRecord(ev, stats);
+    assert.deepEqual(stats, codecStats, 'counted as the codec counts');
+    assert.equal(stats.unencodable, 5);
+    assert.deepEqual(rec.attributes[A.metadata], {
+      when: '2026-01-02T03:04:05.678Z', big: '[BigInt: 10]', fn: '[Function]', nan: '[Number: NaN]', ok: 'x', arr: ['1970-01-01T00:00:00.000Z', null], self: '[Circular]',
+    });
+    assert.deepEqual(rec.attributes[A.extra], { extra_key: { at: '1970-01-01T00:00:01.000Z', n: '[BigInt: 1]' } });
+    const out = await viaSdk(rec as never);
+    assert.deepEqual(out.attributes[A.metadata], rec.attributes[A.metadata], 'the SDK kept the whole attribute');
+    assert.equal(slow(out), expected);
+  });
+
+  it('a "__proto__" key survives: such metadata stays a JSON string, which the general way reads', async () => {
+    const meta = JSON.parse('{"__proto__":{"polluted":true},"when":"x","d":"2026"}') as Record<string, unknown>;
+    meta.d = new Date('2026-01-01T00:00:00.000Z');
+    const ev = new SecurityEvent({ eventType: 'ip_banned', reason: 'r', metadata: meta });
+    const rec = securityEventToLogRecord(ev);
+    assert.equal(typeof rec.attributes[A.metadata], 'string');
+    const out = await viaSdk(rec as never);
+    assert.equal(slow(out), encodeEvent(ev));
+    assert.match(slow(out), /"__proto__":\{"polluted":true\}/);
   });
 });
