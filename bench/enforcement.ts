@@ -19,7 +19,8 @@
  *   instrumentation; the guarded child enables GuardInstrumentation in
  *   enforce mode holding the 10,000 CIDRs (plus user-agent and country rules)
  *   and records its request metrics into a real MeterProvider (PeriodicExportingMetricReader,
- *   no-op exporter). Separate processes, so neither side's JIT state, hidden
+ *   no-op exporter, the instrumentation's response-time producer attached as
+ *   guardAgent() attaches it). Separate processes, so neither side's JIT state, hidden
  *   classes or GC heap is shaped by the other.
  * - The load generator runs in this (parent) process, never in a server's.
  * - Rounds alternate (ABBA...) so a change in the machine's load hits both
@@ -127,7 +128,13 @@ async function serve(variant: string): Promise<void> {
   const inst =
     variant === 'plain' ? undefined : new GuardInstrumentation({ mode: 'enforce', countryHeader: 'cf-ipcountry', enabled: false, recordMetrics: variant.includes('m') });
   if (inst !== undefined) {
-    const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: new NoopMetricExporter(), exportIntervalMillis: 10_000 })] });
+    // As guardAgent() builds its readers: the reader carries the instrumentation's response-time producer.
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new NoopMetricExporter(),
+      exportIntervalMillis: 10_000,
+      metricProducers: [inst.metricProducer(AggregationTemporality.DELTA)],
+    });
+    const provider = new MeterProvider({ readers: [reader] });
     inst.setMeterProvider(provider);
     if (variant.includes('r')) inst.setRules(benchRules());
     inst.enable();

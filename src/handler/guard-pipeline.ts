@@ -13,6 +13,7 @@
  * the reader and drainer, never by dropping what they hold.
  */
 import { diag } from '@opentelemetry/api';
+import { InstrumentType, type AggregationTemporality, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { AgentConfig } from '../config-types.js';
 import { newCodecStats, type CodecStats } from '../models/index.js';
 import { ForwardingLogExporter } from '../otel/forwarding-log-exporter.js';
@@ -50,6 +51,11 @@ export interface PipelineOptions {
   /** Milliseconds between queue-replay ticks (default 1000). */
   drainIntervalMs?: number;
   transport?: HTTPTransportOptions;
+  /**
+   * Inside NodeSDK: the instrumentation whose request response times reach the
+   * guard reader through a MetricProducer (GuardInstrumentation.metricProducer).
+   */
+  instrumentation?: { metricProducer(temporality?: AggregationTemporality): MetricProducer };
 }
 
 export class GuardPipeline {
@@ -101,7 +107,12 @@ export class GuardPipeline {
       maxQueueSize: this.maxQueueSize,
       spanEvents: options.spanEvents ?? true,
     });
-    this.metricReader = new GuardMetricReader({ exporter: this.metricExporter, intervalMs: this.flushIntervalMs });
+    const temporality = this.metricExporter.selectAggregationTemporality(InstrumentType.HISTOGRAM);
+    this.metricReader = new GuardMetricReader({
+      exporter: this.metricExporter,
+      intervalMs: this.flushIntervalMs,
+      metricProducers: options.instrumentation ? [options.instrumentation.metricProducer(temporality)] : [],
+    });
     this.drainer = new QueueDrainer({
       transport: this.transport,
       queue: this.queue,

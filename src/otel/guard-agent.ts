@@ -18,7 +18,7 @@
  * dependencies, loaded only when asked for.
  */
 import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
-import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import { InstrumentType, type IMetricReader } from '@opentelemetry/sdk-metrics';
 // Types only: NodeSDK's `spanProcessors` are sdk-trace's on both lines (sdk-trace-base has no 3.x release).
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentConfigInput } from '../config-types.js';
@@ -76,7 +76,7 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   const metricReaders: IMetricReader[] = [handler.pipeline.metricReader];
   const spanProcessors: SpanProcessor[] = [];
   if (options.otlp) {
-    const otlp = otlpParts(options.otlp);
+    const otlp = otlpParts(options.otlp, instrumentation);
     logRecordProcessors.push(otlp.logs);
     metricReaders.push(otlp.metrics);
     spanProcessors.push(otlp.spans);
@@ -99,7 +99,7 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   };
 }
 
-function otlpParts(option: true | string | OtlpOptions): { logs: LogRecordProcessor; metrics: IMetricReader; spans: SpanProcessor } {
+function otlpParts(option: true | string | OtlpOptions, instrumentation: GuardInstrumentation): { logs: LogRecordProcessor; metrics: IMetricReader; spans: SpanProcessor } {
   const o: OtlpOptions = option === true ? {} : typeof option === 'string' ? { url: option } : option;
   const base = (o.url ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
   const load = <T>(pkg: string, name: string): new (arg: unknown) => T => {
@@ -115,9 +115,15 @@ function otlpParts(option: true | string | OtlpOptions): { logs: LogRecordProces
   const MetricExporter = load<import('@opentelemetry/sdk-metrics').PushMetricExporter>('@opentelemetry/exporter-metrics-otlp-http', 'OTLPMetricExporter');
   const TraceExporter = load<unknown>('@opentelemetry/exporter-trace-otlp-http', 'OTLPTraceExporter');
   const BatchSpanProcessor = load<SpanProcessor>('@opentelemetry/sdk-trace', 'BatchSpanProcessor');
+  const metricExporter = new MetricExporter({ url: `${base}/v1/metrics`, headers });
+  // The instrumentation's response-time histogram reaches this reader through a producer, in the exporter's temporality.
+  const temporality = metricExporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM);
   return {
     logs: createBatchLogRecordProcessor(new LogExporter({ url: `${base}/v1/logs`, headers })),
-    metrics: createPeriodicReader(new MetricExporter({ url: `${base}/v1/metrics`, headers }), { exportIntervalMillis: o.metricIntervalMs ?? 10_000 }),
+    metrics: createPeriodicReader(metricExporter, {
+      exportIntervalMillis: o.metricIntervalMs ?? 10_000,
+      metricProducers: [instrumentation.metricProducer(temporality)],
+    }),
     spans: new BatchSpanProcessor({ exporter: new TraceExporter({ url: `${base}/v1/traces`, headers }) }),
   };
 }

@@ -27,6 +27,7 @@
  */
 import { diag, metrics, type Attributes, type Counter, type Histogram, type Meter, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { AggregationTemporality, MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DynamicRules } from '../models/dynamic-rules.js';
 import type { SecurityEventInput } from '../models/security-event.js';
@@ -34,9 +35,10 @@ import type { SlidingWindowLimiter } from '../rules/sliding-window.js';
 import { VERSION } from '../version.js';
 import { clientIp } from './client-ip.js';
 import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats } from './enforcement.js';
-import { RequestTotals } from './guard-instruments.js';
+import { RequestTotals, RESPONSE_TIME_BUCKETS_S, RESPONSE_TIME_DESCRIPTION } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
+import { ResponseTimeHistograms } from './response-time-histograms.js';
 import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
 
 export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
@@ -183,6 +185,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private emitEvent?: EmitEvent;
   private gate?: RequestGate;
   private enforcer?: Enforcement;
+  /** Response times for readers that carry a producer (see metricProducer()); undefined until one is asked for. */
+  private responseTimes?: ResponseTimeHistograms;
 
   constructor(config: GuardInstrumentationConfig = {}) {
     super(GUARD_INSTRUMENTATION_NAME, VERSION, config);
@@ -268,6 +272,22 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   /** A Logger from `getLoggerProvider()` (scope `guard-agent-otel`). */
   getLogger(name = GUARD_INSTRUMENTATION_NAME, version = VERSION): LoggerLike | undefined {
     return this.getLoggerProvider()?.getLogger(name, version);
+  }
+
+  /**
+   * A MetricProducer for one metric reader (pass it in the reader's
+   * `metricProducers`), in that reader's temporality (default cumulative,
+   * the SDK's default). Once one exists, the instrumentation's
+   * `guard.response.time` histogram is aggregated in plain numbers and
+   * reaches readers through their producers instead of through the SDK
+   * histogram, whose per-call attribute hashing was the largest cost it added
+   * to a request (src/otel/response-time-histograms.ts). `guardAgent()` adds
+   * one to every reader it builds; a reader of the app's own needs one too to
+   * see the histogram. Counts, errors and bandwidth stay SDK counters.
+   */
+  metricProducer(temporality?: AggregationTemporality): MetricProducer {
+    this.responseTimes ??= new ResponseTimeHistograms({ name: GUARD_INSTRUMENTATION_NAME, version: VERSION });
+    return this.responseTimes.createProducer(temporality);
   }
 
   /** A Meter to record into instead of the one from the handed MeterProvider (the handler's own pipeline). */
@@ -391,7 +411,9 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     series.count++;
     if (status >= ERROR_STATUS_FROM) series.errors++;
     if (bytesOut !== undefined) series.bytes += bytesOut;
-    inst.durations.add(durationSeconds, series.attrs);
+    const responseTimes = this.responseTimes;
+    if (responseTimes !== undefined && responseTimes.hasProducers) responseTimes.record(durationSeconds, series.attrs);
+    else inst.durations.add(durationSeconds, series.attrs);
   }
 
   private emitStatusEvent(o: RequestObservation): void {
@@ -432,9 +454,9 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     const errors = meter.createCounter('guard.request.errors', { description: 'Requests answered with status >= 400', unit: '{request}' });
     const bandwidth = meter.createCounter('guard.bandwidth', { description: 'Bytes transferred', unit: 'By' });
     const duration = meter.createHistogram('guard.response.time', {
-      description: 'Response time of requests seen by the guard',
+      description: RESPONSE_TIME_DESCRIPTION,
       unit: 's',
-      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+      advice: { explicitBucketBoundaries: RESPONSE_TIME_BUCKETS_S },
     });
     const durations = new DurationBatch(duration);
     // Runs before each collection, like RequestTotals' own flush (the same internal

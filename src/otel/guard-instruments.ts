@@ -22,6 +22,7 @@ export const GUARD_METRIC_NAMES: Readonly<Record<MetricType, string>> = {
 
 /** Seconds buckets (the semantic conventions' http.server.request.duration advice) for OTLP fan-out. */
 export const RESPONSE_TIME_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+export const RESPONSE_TIME_DESCRIPTION = 'Response time of requests seen by the guard';
 
 export class GuardInstruments {
   readonly requestCount: Counter;
@@ -37,7 +38,7 @@ export class GuardInstruments {
     this.requestCount = meter.createCounter(N.request_count, { description: 'Requests seen by the guard', unit: '{request}' });
     this.requestErrors = meter.createCounter(N.error_rate, { description: 'Requests answered with status >= 400', unit: '{request}' });
     this.responseTime = meter.createHistogram(N.response_time, {
-      description: 'Response time of requests seen by the guard',
+      description: RESPONSE_TIME_DESCRIPTION,
       unit: 's',
       advice: { explicitBucketBoundaries: RESPONSE_TIME_BUCKETS_S },
     });

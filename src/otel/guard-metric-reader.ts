@@ -8,7 +8,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
-import { MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { MetricReader, type MetricProducer, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
 export interface GuardMetricReaderOptions {
   exporter: PushMetricExporter;
@@ -16,6 +16,8 @@ export interface GuardMetricReaderOptions {
   intervalMs: number;
   /** Deadline of one collect+export. Default 30000. */
   timeoutMs?: number;
+  /** Producers whose metrics join the SDK's in every collection (the instrumentation's response times). */
+  metricProducers?: MetricProducer[];
 }
 
 export class GuardMetricReader extends MetricReader {
@@ -30,6 +32,7 @@ export class GuardMetricReader extends MetricReader {
   constructor(options: GuardMetricReaderOptions) {
     super({
       aggregationTemporalitySelector: (type) => options.exporter.selectAggregationTemporality!(type),
+      metricProducers: options.metricProducers,
     });
     this.exporter = options.exporter;
     this.intervalMs = options.intervalMs;

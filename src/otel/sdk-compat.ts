@@ -50,6 +50,7 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
   type IMetricReader,
+  type MetricProducer,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
@@ -86,6 +87,7 @@ export interface MeterProviderParts {
 export interface PeriodicReaderOptions {
   exportIntervalMillis?: number;
   exportTimeoutMillis?: number;
+  metricProducers?: MetricProducer[];
 }
 
 /** A LoggerProvider owned by the caller (not registered as the global). */

@@ -25,12 +25,16 @@ interface Harness {
   collect(): Promise<Map<string, MetricData>>;
   /** Sum of a counter's points matching `filter`. */
   total(name: string, filter?: Record<string, unknown>): Promise<number>;
+  /** Every guard.response.time metric with data in the last export, across scopes. */
+  histograms(): Promise<MetricData[]>;
 }
 
-function harness(config: GuardInstrumentationConfig = {}): Harness {
+/** With `producer`, the reader carries the instrumentation's response-time producer, as guardAgent() builds its readers. */
+function harness(config: GuardInstrumentationConfig = {}, { producer = false } = {}): Harness {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const provider = createMeterProvider({ readers: [createPeriodicReader(exporter, { exportIntervalMillis: 60_000 })] });
   const inst = new GuardInstrumentation(config);
+  const metricProducers = producer ? [inst.metricProducer(AggregationTemporality.CUMULATIVE)] : [];
+  const provider = createMeterProvider({ readers: [createPeriodicReader(exporter, { exportIntervalMillis: 60_000, metricProducers })] });
   inst.setMeterProvider(provider);
   const events: Emitted[] = [];
   inst.setEmitEvent((e) => void events.push(e));
@@ -48,7 +52,12 @@ function harness(config: GuardInstrumentationConfig = {}): Harness {
     }
     return sum;
   };
-  return { inst, events, provider, collect, total };
+  const histograms = async () => {
+    await provider.forceFlush();
+    const all = (exporter.getMetrics().at(-1)?.scopeMetrics ?? []).flatMap((sm) => sm.metrics);
+    return all.filter((m) => m.descriptor.name === 'guard.response.time' && m.dataPoints.length > 0);
+  };
+  return { inst, events, provider, collect, total, histograms };
 }
 
 async function listen(server: http.Server): Promise<number> {
@@ -87,6 +96,30 @@ describe('GuardInstrumentation with real servers', function () {
     const port = await listen(server);
     cleanups.push(() => close(server));
     return `http://127.0.0.1:${port}`;
+  }
+
+  for (const producer of [false, true]) {
+    it(`response times per series, ${producer ? 'through the metric producer (as guardAgent wires it)' : 'through the SDK histogram (no producer)'}: one histogram, every request once`, async () => {
+      const h = use(harness({}, { producer }));
+      const base = await serve(plainApp);
+      const paths = ['/users/1', '/users/2', '/boom', '/users/3', '/boom'];
+      for (const path of paths) await (await fetch(base + path)).arrayBuffer();
+      await settle();
+      const hs = await h.histograms();
+      assert.equal(hs.length, 1, 'exactly one guard.response.time with data');
+      const points = hs[0].dataPoints;
+      const users = points.find((p) => p.attributes.endpoint === '/users/:id' && p.attributes.status === 200)!.value as { count: number; sum: number; min: number; max: number };
+      const boom = points.find((p) => p.attributes.status === 500)!.value as { count: number; buckets: { counts: number[] } };
+      assert.equal(users.count, 3);
+      assert.ok(users.min > 0 && users.min <= users.max && users.sum < 5);
+      assert.equal(boom.count, 2);
+      assert.equal(boom.buckets.counts.reduce((a, b) => a + b, 0), 2);
+      // More requests after a collection: cumulative totals grow.
+      await (await fetch(base + '/users/4')).arrayBuffer();
+      await settle();
+      const again = (await h.histograms())[0].dataPoints.find((p) => p.attributes.endpoint === '/users/:id')!.value as { count: number };
+      assert.equal(again.count, 4);
+    });
   }
 
   it('node:http: counts per route key, errors, durations, bytes; events for 401/403/429', async () => {

@@ -161,6 +161,15 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     assert.equal(receiver.points('guard.request.count').find((p) => p.attributes.endpoint === '/users/:id')?.value, 1);
     assert.equal(receiver.points('guard.request.errors').find((p) => p.attributes.endpoint === '/search')?.value, 1);
     assert.equal(receiver.points('guard.threat.level')[0]?.value, 0.7);
+    // Response times: the instrumentation's histogram reaches both readers through their producers.
+    const rt = count({ metric_type: 'response_time', endpoint: '/users/:id' });
+    assert.equal(rt.length, 1);
+    assert.equal((rt[0].tags as Wire).count, '1');
+    assert.ok(Number(rt[0].value) > 0 && Number(rt[0].value) < 5);
+    const rtPoints = receiver.points('guard.response.time').filter((p) => p.attributes.endpoint === '/users/:id');
+    assert.equal(rtPoints.length, 1);
+    assert.equal(rtPoints[0].kind, 'histogram');
+    assert.equal(Number(rtPoints[0].count), 1);
     assert.equal(receiver.logs[0]?.resource['service.name'], 'guard-nodesdk-test');
   });
 
