@@ -32,6 +32,7 @@ const BENCHES: Array<{ name: string; args: string[] }> = [
   { name: 'http-client', args: ['2000'] },
   { name: 'queue', args: [] },
   { name: 'ip-matcher', args: [] },
+  { name: 'enforcement', args: ['8', '2'] },
   { name: 'metric-reduction', args: ['10000', '10'] },
 ];
 

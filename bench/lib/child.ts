@@ -18,6 +18,7 @@ const loaders: Record<string, () => Promise<{ main: Main }>> = {
   queue: () => import('../queue.js') as Promise<{ main: Main }>,
   'ip-matcher': () => import('../ip-matcher.js') as Promise<{ main: Main }>,
   'metric-reduction': () => import('../metric-reduction.js'),
+  enforcement: () => import('../enforcement.js'),
 };
 
 export const BENCH_NAMES = Object.keys(loaders);
