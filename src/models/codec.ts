@@ -12,7 +12,7 @@ import type { AgentStatus } from './agent-status.js';
 import type { BatchEnvelope } from './event-batch.js';
 import type { SecurityEvent } from './security-event.js';
 import type { SecurityMetric } from './security-metric.js';
-import { type CodecStats, toJsonSafe } from './json-safe.js';
+import { type CodecStats, toJsonText } from './json-safe.js';
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
 /** What replaces metadata that did not fit: `{"_guard_truncated":true,"original_bytes":N,"keys":[...]}`. */
@@ -29,30 +29,6 @@ export function formatTimestamp(d: Date): string {
 export interface EncodeOptions {
   maxEventBytes?: number;
   stats?: CodecStats;
-}
-
-/** Encodes metadata/extra values, never throwing; falls back to the sanitising walk only when needed. */
-function encodeValue(value: unknown, stats?: CodecStats): string {
-  try {
-    const out = str(value);
-    // JSON.stringify silently omits functions/symbols; the walk makes them visible markers.
-    if (out !== undefined && !mayHideValues(value)) return out;
-  } catch {
-    // cycles or BigInt: handled by the walk below
-  }
-  return str(toJsonSafe(value, stats)) ?? 'null';
-}
-
-/** Cheap shallow check for values JSON.stringify would drop without a trace. */
-function mayHideValues(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol';
-  for (const k in value as Record<string, unknown>) {
-    const v = (value as Record<string, unknown>)[k];
-    const t = typeof v;
-    if (t === 'function' || t === 'symbol' || (t === 'number' && !Number.isFinite(v as number))) return true;
-    if (t === 'object' && v !== null && mayHideValues(v)) return true;
-  }
-  return false;
 }
 
 /**
@@ -90,7 +66,7 @@ function encodeExtra(extra: Record<string, unknown>, stats?: CodecStats): string
   for (const k in extra) {
     const v = extra[k];
     if (v === undefined) continue;
-    out += ',' + str(k) + ':' + encodeValue(v, stats);
+    out += ',' + str(k) + ':' + toJsonText(v, stats);
   }
   return out;
 }
@@ -99,7 +75,7 @@ function encodeExtra(extra: Record<string, unknown>, stats?: CodecStats): string
 export function encodeEvent(e: SecurityEvent, opts: EncodeOptions = {}): string {
   const max = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const head = eventHead(e);
-  const meta = encodeValue(e.metadata, opts.stats);
+  const meta = toJsonText(e.metadata, opts.stats);
   const extra = encodeExtra(e.extra, opts.stats);
   const json = head + meta + extra + '}';
   // String length is a lower bound of the UTF-8 size: only measure bytes when it could matter.
