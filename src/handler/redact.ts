@@ -28,16 +28,30 @@ function walk(obj: Record<string, unknown>, sensitive: ReadonlySet<string>, dept
   let out: Record<string, unknown> | null = null;
   for (const key in obj) {
     const value = obj[key];
-    let next: unknown = value;
-    if (sensitive.has(key.toLowerCase())) next = REDACTED;
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)) {
-      next = walk(value as Record<string, unknown>, sensitive, depth + 1, maxDepth);
-      if (next === TOO_DEEP) return TOO_DEEP;
-    }
+    const next = sensitive.has(key.toLowerCase()) ? REDACTED : redactValue(value, sensitive, depth, maxDepth);
+    if (next === TOO_DEEP) return TOO_DEEP;
     if (next !== value) {
       out ??= { ...obj };
       out[key] = next;
     }
   }
   return out ?? obj;
+}
+
+/** Objects inside arrays are walked too (a list of header objects is common metadata); scalars pass as they are. */
+function redactValue(value: unknown, sensitive: ReadonlySet<string>, depth: number, maxDepth: number): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  if (!Array.isArray(value)) return walk(value as Record<string, unknown>, sensitive, depth + 1, maxDepth);
+  if (depth + 1 > maxDepth) return TOO_DEEP;
+  let out: unknown[] | null = null;
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    const next = redactValue(item, sensitive, depth + 1, maxDepth);
+    if (next === TOO_DEEP) return TOO_DEEP;
+    if (next !== item) {
+      out ??= value.slice();
+      out[i] = next;
+    }
+  }
+  return out ?? value;
 }
