@@ -36,6 +36,7 @@ import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
 import { encodeEvent } from '../models/codec.js';
+import { toJsonText } from '../models/json-safe.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
 import { clientFromHandler, createFailFastClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
 import { RedisSlidingWindow } from '../rules/redis-sliding-window.js';
@@ -113,7 +114,13 @@ export class GuardAgentHandler {
     this.pipeline = new GuardPipeline(this.config, { ...options, queue });
     this.instrumentation = options.instrumentation;
     if (!this.instrumentation) this.buildOwnProviders(options.resource);
-    else this.instrumentation.setEmitEvent((ev) => this.sendEvent(ev));
+    else {
+      this.instrumentation.setEmitEvent((ev) => this.sendEvent(ev));
+      // Events sent before NodeSDK started are emitted as soon as it hands its providers over.
+      this.instrumentation.onProvidersHanded(() => {
+        if (this.preStart.length > 0 && !this.stopped) this.resolveSdkParts();
+      });
+    }
     this.rules = new RulePoller({
       source: this.pipeline.transport,
       projectId: this.config.projectId ?? '',
@@ -149,13 +156,41 @@ export class GuardAgentHandler {
     if (!inst || !inst.hasHandedLoggerProvider()) return false;
     this.logger = inst.getLogger(SCOPE_NAME, VERSION);
     this.useMeter(inst.getMeterProvider().getMeter(SCOPE_NAME, VERSION));
+    this.replayHeld();
+    return this.logger !== undefined;
+  }
+
+  /** Emits what was sent before the SDK parts existed, in order. */
+  private replayHeld(): void {
     const held = this.preStart;
     this.preStart = [];
     for (const p of held) {
       if (p.kind === 'event') this.emitEvent(p.event);
       else this.instruments!.record(p.metric);
     }
-    return this.logger !== undefined;
+  }
+
+  /**
+   * At stop, what is still held goes through the pipeline like everything
+   * else (delivered, or kept in the fallback queue): through the SDK's parts
+   * if NodeSDK handed them over, else through providers of the handler's own
+   * around the pipeline (NodeSDK never started: nothing else would ever export it).
+   */
+  private releaseHeld(): void {
+    if (this.preStart.length === 0 || this.resolveSdkParts()) return;
+    diag.warn(`guard-agent: stopping before NodeSDK handed its providers over; shipping the ${this.preStart.length} event(s)/metric(s) held for it through the agent's own providers`);
+    const loggerProvider = createLoggerProvider({ processors: [this.pipeline.logProcessor] });
+    this.ownProviders.push(loggerProvider);
+    this.logger = loggerProvider.getLogger(SCOPE_NAME, VERSION) as unknown as LoggerLike;
+    try {
+      const meterProvider = createMeterProvider({ readers: [this.pipeline.metricReader] });
+      this.ownProviders.push(meterProvider);
+      this.useMeter(meterProvider.getMeter(SCOPE_NAME, VERSION));
+    } catch {
+      // The reader is already bound: NodeSDK started without the instrumentation. Its MeterProvider is the global one.
+      this.useMeter(this.instrumentation!.getMeterProvider().getMeter(SCOPE_NAME, VERSION));
+    }
+    this.replayHeld();
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -199,6 +234,12 @@ export class GuardAgentHandler {
     this.stopped = true;
     clearInterval(this.statusTimer);
     this.instrumentation?.setEmitEvent(undefined);
+    this.instrumentation?.onProvidersHanded(undefined);
+    try {
+      this.releaseHeld();
+    } catch (err) {
+      diag.error(`guard-agent: could not release the events held before NodeSDK started: ${(err as Error).message}`);
+    }
     await this.rules.stop();
     if (this.rulesRedis) {
       this.instrumentation?.setRateLimiter(undefined);
@@ -263,6 +304,8 @@ export class GuardAgentHandler {
     this.counts.eventsAccepted++;
     if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
     if (!this.logger && !this.resolveSdkParts()) {
+      // Held until NodeSDK starts: a snapshot, so the app changing its object meanwhile changes nothing sent.
+      event.metadata = JSON.parse(toJsonText(event.metadata, this.pipeline.codecStats)) as Record<string, unknown>;
       this.hold({ kind: 'event', event });
       return undefined;
     }

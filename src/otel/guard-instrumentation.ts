@@ -187,6 +187,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private enforcer?: Enforcement;
   /** Response times for readers that carry a producer (see metricProducer()); undefined until one is asked for. */
   private responseTimes?: ResponseTimeHistograms;
+  private providersHanded?: () => void;
 
   constructor(config: GuardInstrumentationConfig = {}) {
     super(GUARD_INSTRUMENTATION_NAME, VERSION, config);
@@ -243,6 +244,14 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   override setLoggerProvider(loggerProvider: LoggerProviderArg): void {
     super.setLoggerProvider(loggerProvider);
     this.loggerProvider = loggerProvider;
+    const listener = this.providersHanded;
+    // NodeSDK hands the providers over one after another: the listener runs once all are set.
+    if (listener !== undefined) queueMicrotask(listener);
+  }
+
+  /** Called (once per hand-over) after the SDK has handed its LoggerProvider over: the handler replays what it held. */
+  onProvidersHanded(listener: (() => void) | undefined): void {
+    this.providersHanded = listener;
   }
 
   getTracerProvider(): TracerProvider | undefined {

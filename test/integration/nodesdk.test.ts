@@ -200,6 +200,36 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     assert.ok((stats.queue.dropped.shutdown_timeout ?? 0) >= 6, JSON.stringify(stats.queue.dropped));
   });
 
+  it('events and metrics sent before sdk.start() are held, snapshotted, and shipped as soon as NodeSDK hands its providers over', async () => {
+    guard = setupFor(backend.url, receiver.url);
+    const meta = { step: 'before start', authorization: 'Bearer early' };
+    for (let i = 0; i < 3; i++) await guard.handler.sendEvent({ eventType: 'ip_banned', ipAddress: `10.1.0.${i}`, reason: `early ${i}`, metadata: meta });
+    await guard.handler.sendMetric({ metricType: 'threat_level', value: 0.4, tags: { source: 'early' } });
+    meta.step = 'changed after sendEvent';
+    assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 4);
+    sdk = startSdk(guard);
+    // No further call into the handler: the hand-over alone releases what was held.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 0);
+    await guard.shutdown(5000);
+    await sdk.shutdown(); // the OTLP processor flushes here
+    sdk = undefined;
+    const early = backend.events.filter((e) => String(e.reason).startsWith('early'));
+    assert.equal(early.length, 3);
+    for (const e of early) assert.deepEqual(e.metadata, { step: 'before start', authorization: '[REDACTED]' });
+    assert.equal(receiver.logs.filter((l) => String(l.attributes['guard.reason']).startsWith('early')).length, 3);
+    assert.equal(backend.metrics.find((m) => m.metric_type === 'threat_level')?.value, 0.4);
+  });
+
+  it('a stop before NodeSDK ever started still ships what was held (nothing accepted is lost)', async () => {
+    guard = setupFor(backend.url, receiver.url);
+    for (let i = 0; i < 2; i++) await guard.handler.sendEvent({ eventType: 'ip_banned', ipAddress: `10.2.0.${i}`, reason: `never started ${i}` });
+    assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 2);
+    await guard.shutdown(5000);
+    assert.equal(backend.events.filter((e) => String(e.reason).startsWith('never started')).length, 2);
+    assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 0);
+  });
+
   it('a standalone handler beside a guardAgent() in NodeSDK: each ships only its own events', async () => {
     const other = new DevBackend({ apiKeys: [KEY] });
     await other.start();
