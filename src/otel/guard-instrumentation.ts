@@ -246,7 +246,16 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     this.loggerProvider = loggerProvider;
     const listener = this.providersHanded;
     // NodeSDK hands the providers over one after another: the listener runs once all are set.
-    if (listener !== undefined) queueMicrotask(listener);
+    if (listener !== undefined) {
+      queueMicrotask(() => {
+        try {
+          listener();
+        } catch (err) {
+          // A throw in a microtask would be an uncaught exception in the host.
+          diag.error('guard-agent-otel: replaying what was held before the SDK started failed', err);
+        }
+      });
+    }
   }
 
   /** Called (once per hand-over) after the SDK has handed its LoggerProvider over: the handler replays what it held. */
