@@ -25,6 +25,7 @@
  * exists, so nothing is lost when it is used without one.
  */
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 import {
   AggregationTemporality,
   DataPointType,
@@ -143,9 +144,9 @@ function seriesKeyOf(attributes: Attributes): string {
 
 const ZERO_TIME: HrTime = [0, 0];
 
+/** Wall-clock now, as the SDK stamps its own data points. */
 function nowHrTime(): HrTime {
-  const ms = Date.now();
-  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
+  return millisToHrTime(Date.now());
 }
 
 /** The histogram as one reader sees it. */
