@@ -12,6 +12,7 @@ export {
   encodeEvent,
   encodeMetric,
   encodeBatchBody,
+  encodeBatchBodyBytes,
   encodeStatus,
   encodeEncryptedPlaintext,
   batchOverheadBytes,

@@ -1,7 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import type { AgentConfig } from '../config-types.js';
 import type { AgentStatus, SecurityEvent, SecurityMetric } from '../models/index.js';
-import { batchOverheadBytes, encodeBatchBody, encodeEncryptedPlaintext, encodeEvent, encodeMetric, encodeStatus } from '../models/codec.js';
+import { batchOverheadBytes, encodeBatchBodyBytes, encodeEncryptedPlaintext, encodeEvent, encodeMetric, encodeStatus } from '../models/codec.js';
 import { USER_AGENT, VERSION } from '../version.js';
 import { buildBatches, splitInHalves } from './batch-builder.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -377,7 +377,7 @@ export class HTTPTransport {
         '}';
       return { path: PATHS.encrypted, json: Buffer.from(envelope, 'utf8') };
     }
-    const body = encodeBatchBody({
+    const json = encodeBatchBodyBytes({
       projectId: this.config.projectId,
       kind: batch.kind,
       items: batch.items,
@@ -387,7 +387,7 @@ export class HTTPTransport {
       guardVersion: this.config.guardVersion,
       guardCoreVersion: this.config.guardCoreVersion,
     });
-    return { path: PATHS[batch.kind], json: Buffer.from(body, 'utf8') };
+    return { path: PATHS[batch.kind], json };
   }
 
   /**

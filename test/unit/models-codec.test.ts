@@ -5,6 +5,7 @@ import {
   encodeEvent,
   encodeMetric,
   encodeBatchBody,
+  encodeBatchBodyBytes,
   encodeStatus,
   encodeEncryptedPlaintext,
   KNOWN_EVENT_TYPES,
@@ -77,6 +78,24 @@ describe('models and wire codec', () => {
     assert.deepEqual(parsed.events, []);
     parsed.metrics.forEach((m: Record<string, unknown>, i: number) => assertSameWire(m, golden.metrics[i], ['timestamp']));
     assertSameWire({ ...parsed, metrics: golden.metrics }, golden, ['created_at']);
+  });
+
+  it('the batch body written as bytes equals the UTF-8 of the string form', () => {
+    const items = [
+      encodeEvent(new SecurityEvent({ eventType: 'rate_limited', ipAddress: '203.0.113.9', reason: 'ünïcödé, 中文, emoji 🛡️' })),
+      // A lone surrogate: both forms must write it as U+FFFD (3 bytes).
+      '{"reason":"lone \ud800 surrogate","raw":"' + String.fromCharCode(0xdc00) + '"}',
+      '{"plain":"ascii"}',
+    ];
+    const envelope = { projectId: 'proj_ü', batchId: '1778580000123-1a2b3c4d', createdAt: Date.UTC(2026, 8, 2, 14, 3, 12, 7), agentVersion: '1.0.0', guardVersion: null, guardCoreVersion: '3.15.0' };
+    for (const kind of ['events', 'metrics'] as const) {
+      for (const list of [items, items.slice(2), []]) {
+        const b = { ...envelope, kind, items: list };
+        const bytes = encodeBatchBodyBytes(b);
+        assert.deepEqual(bytes, Buffer.from(encodeBatchBody(b), 'utf8'), `${kind}, ${list.length} item(s)`);
+        assert.equal(JSON.parse(bytes.toString('utf8'))[kind].length, list.length);
+      }
+    }
   });
 
   it('encodes golden payload C (status) field for field', () => {
