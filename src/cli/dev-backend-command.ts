@@ -37,6 +37,7 @@ export async function runDevBackend(args: string[]): Promise<number> {
     process.stderr.write(`guard-agent dev-backend: --fault: ${(err as Error).message}\n`);
     return 2;
   }
+  const loopback = isLoopbackHost(values.host ?? '127.0.0.1');
   const backend = new DevBackend({
     apiKeys: values['api-key'] ?? [DEFAULT_DEV_API_KEY],
     projectId: values['project-id'],
@@ -45,12 +46,19 @@ export async function runDevBackend(args: string[]): Promise<number> {
     signingSecret: values['signing-secret'],
     encryptionKey: values['encryption-key'],
     // The fault/control API has no auth: only serve it on loopback.
-    controlApi: ['127.0.0.1', 'localhost', '::1'].includes(values.host ?? '127.0.0.1'),
+    controlApi: loopback,
   });
   for (const f of faults) backend.faults.push(f);
   backend.on('batch', (b: AcceptedBatch) => process.stdout.write(formatBatchLine(b) + '\n'));
   backend.on('status', ({ status }) => process.stdout.write(`${time()} status   ${String(status.status)} uptime=${String(status.uptime)}s events_sent=${String(status.events_sent)}\n`));
   const { url } = await backend.start({ port, host: values.host });
+  if (!loopback) {
+    // The live page and /api/v1/rules have no login: say so before anyone else can read the events.
+    process.stderr.write(
+      `guard-agent dev-backend: listening on ${String(values.host)}, not loopback: anyone who reaches this port can read the live page ` +
+        `(the events, their IPs and user agents) and the rules; the control API is off. It is a development tool, not a backend to expose.\n`,
+    );
+  }
   process.stdout.write(`guard dev backend listening on ${url}\n  live page: ${url}/\n  API key: ${values['api-key'] ? '(as given)' : DEFAULT_DEV_API_KEY}\n  try:     GUARD_AGENT_ENDPOINT=${url} GUARD_AGENT_API_KEY=<key> guard-agent smoke --endpoint ${url}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -60,6 +68,12 @@ export async function runDevBackend(args: string[]): Promise<number> {
   await backend.stop();
   process.stdout.write('guard dev backend stopped\n');
   return 0;
+}
+
+/** 'localhost', ::1 and all of 127.0.0.0/8 (also IPv4-mapped). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function time(): string {
