@@ -161,7 +161,11 @@ export class RulesShare {
       });
     };
     if (sub.status === 'ready') doSubscribe();
-    else sub.once('ready', doSubscribe);
+    else {
+      sub.once('ready', doSubscribe);
+      // A duplicate of a `lazyConnect` client (Redis or Cluster) stays in 'wait' until a first command, and ours waits for 'ready': connect it, or siblings' changes are never heard.
+      if (sub.status === 'wait') sub.connect().catch(() => undefined);
+    }
   }
 }
 

@@ -18,6 +18,8 @@ export interface RedisServerOptions {
   args?: string[];
   /** Binary to run. Default `redis-server` (from PATH). */
   binary?: string;
+  /** Port to listen on. Default a free one (`freePort()`). */
+  port?: number;
 }
 
 export interface RedisServerHandle {
@@ -35,7 +37,8 @@ export interface RedisServerHandle {
   command(...args: string[]): Promise<string>;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on right now (the OS picks it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -78,7 +81,7 @@ function rawCommand(port: number, args: string[], timeoutMs = 1000): Promise<str
 }
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'guard-redis-'));
   let child: ChildProcess | null = null;
 
