@@ -28,6 +28,8 @@ export interface RedisClusterHandle {
   portOfSlot(slot: number): Promise<number>;
   /** Moves `slot` and its keys to the master on `toPort`, the way a resharding does (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE). */
   moveSlot(slot: number, toPort: number): Promise<void>;
+  /** Resolves once every node says cluster_state:ok and sees every other node connected, not failing (after a restart). */
+  waitHealthy(timeoutMs?: number): Promise<void>;
   /** Kills every node and removes their working directories. */
   stop(): Promise<void>;
 }
@@ -57,6 +59,20 @@ function parseSlots(nodesOutput: string): Map<number, [number, number][]> {
 
 export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle> {
   const nodes: RedisServerHandle[] = [];
+  const healthy = async (port: number): Promise<boolean> => {
+    if (!(await cli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+    const lines = (await cli(port, 'CLUSTER', 'NODES')).split('\n').filter((l) => l.trim() !== '');
+    return lines.length === nodes.length && lines.every((l) => !/fail/.test(l.split(' ')[2]) && / connected\b/.test(l));
+  };
+  const waitHealthy = async (timeoutMs = 10_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (const node of nodes) {
+      while (!(await healthy(node.port))) {
+        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not healthy after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((n) => n.stop()));
   };
@@ -85,13 +101,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
     const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
     // `--cluster create` returns once the nodes agree on the slots; wait until every node also serves them.
-    const deadline = Date.now() + 15_000;
-    for (const node of nodes) {
-      while (!(await cli(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) {
-        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitHealthy(15_000);
   } catch (error) {
     await stop();
     throw error;
@@ -107,6 +117,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
     startupNodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
     keyslot: async (key) => Number((await cli(nodes[0].port, 'CLUSTER', 'KEYSLOT', key)).trim()),
     portOfSlot,
+    waitHealthy,
     async moveSlot(slot, toPort) {
       const fromPort = await portOfSlot(slot);
       if (fromPort === toPort) return;
