@@ -39,6 +39,7 @@ import { encodeEvent } from '../models/codec.js';
 import { toJsonText } from '../models/json-safe.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
 import { clientFromHandler, createFailFastClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
+import { projectHashTag, sanitiseKeyPart } from '../queue/redis-keys.js';
 import { RedisSlidingWindow } from '../rules/redis-sliding-window.js';
 import { RulePoller, type RulesListener } from '../rules/rule-poller.js';
 import type { DropReason } from '../transport/types.js';
@@ -405,7 +406,15 @@ export class GuardAgentHandler {
       this.rulesRedis = client;
     }
     void this.rules.setRedis(client);
-    this.instrumentation?.setRateLimiter(new RedisSlidingWindow({ client, projectId: this.config.projectId ?? '', prefix: this.config.queue.prefix }));
+    if (!this.instrumentation) return;
+    try {
+      // The same hash tag as the fallback queue: `{default}` without a projectId, braces replaced (the window refuses both).
+      const projectId = projectHashTag(this.config.projectId);
+      this.instrumentation.setRateLimiter(new RedisSlidingWindow({ client, projectId, prefix: sanitiseKeyPart(this.config.queue.prefix) }));
+    } catch (err) {
+      // initializeRedis never throws: the rate limits stay in memory.
+      diag.warn(`guard-agent: rate limits stay per process; the Redis sliding window could not be set up: ${String((err as Error)?.message ?? err)}`);
+    }
   }
 
   // ---- redis ---------------------------------------------------------------

@@ -29,19 +29,24 @@ export interface QueueKeys {
 }
 
 /** Braces would move or break the hash tag; colons are fine. */
-function sanitise(part: string): string {
+export function sanitiseKeyPart(part: string): string {
   return part.replace(/[{}]/g, '_');
 }
 
+/** The project's hash tag content: its id without braces, or `default` without one (the wire body's `project_id` too). */
+export function projectHashTag(projectId: string | null | undefined): string {
+  return sanitiseKeyPart(projectId ?? '') || 'default';
+}
+
 export function queueKeys(prefix: string, projectId: string): QueueKeys {
-  const base = `${sanitise(prefix)}:{${sanitise(projectId) || 'default'}}`;
+  const base = `${sanitiseKeyPart(prefix)}:{${projectHashTag(projectId)}}`;
   return {
     base,
     epoch: `${base}:epoch`,
     data: `${base}:data`,
     instances: `${base}:instances`,
     instance(id: string): InstanceKeys {
-      const safe = sanitise(id);
+      const safe = sanitiseKeyPart(id);
       return {
         heartbeat: `${base}:instance:${safe}`,
         pending: `${base}:pending:${safe}`,

@@ -13,6 +13,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { DevBackend } from '../../src/dev-backend/index.js';
+import { defaultDynamicRules } from '../../src/models/dynamic-rules.js';
 import { guardAgent, type GuardAgentSetup } from '../../src/otel/guard-agent.js';
 import type { GuardInstrumentationConfig } from '../../src/otel/guard-instrumentation.js';
 import { logsApiOfLine } from '../../src/otel/otel-line.js';
@@ -54,7 +55,7 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
   let calls = 0;
   const redisClients: Redis[] = [];
 
-  async function boot(instrumentation: GuardInstrumentationConfig, app: 'http' | 'express' = 'http', projectId = 'proj_enforce'): Promise<void> {
+  async function boot(instrumentation: GuardInstrumentationConfig, app: 'http' | 'express' = 'http', projectId: string | null = 'proj_enforce'): Promise<void> {
     guard = guardAgent({
       apiKey: KEY,
       endpoint: backend.url,
@@ -83,7 +84,8 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     }
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await until(() => guard!.instrumentation.getRules() !== null);
+    // Without a projectId the handler polls no rules (they are per project).
+    if (projectId !== null) await until(() => guard!.instrumentation.getRules() !== null);
   }
 
   async function get(path: string, opts: { ip?: string; ua?: string; country?: string } = {}): Promise<Answer> {
@@ -210,6 +212,24 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     assert.equal(calls, 3);
     const keys = await redis.keys(`guard_agent:{${project}}:rl:*`);
     assert.ok(keys.length >= 1, 'the counts live in Redis');
+  });
+
+  it('without a projectId, initializeRedis still shares the rate limits, under the {default} hash tag like the queue', async () => {
+    await boot({ mode: 'enforce' }, 'http', null);
+    // No project, so no rules polled: the app gives its own (a public API of the instrumentation).
+    guard!.instrumentation.setRules({ ...defaultDynamicRules(), ruleId: 'app_rl', version: 1, globalRateLimit: 3, globalRateWindow: 60 });
+    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redisClients.push(redis);
+    await redis.ping();
+    // It threw before: the window refused the empty project id it was given.
+    await guard!.handler.initializeRedis(redis);
+    // A client IP of this run only: the {default} keys are shared with any other run on this Redis.
+    const ip = `198.18.${process.pid % 256}.${Date.now() % 256}`;
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await get('/r', { ip })).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    const keys = await redis.keys('guard_agent:{default}:rl:*');
+    assert.ok(keys.some((k) => k.includes(ip)), `a count for ${ip} lives in Redis: ${keys.join(', ')}`);
   });
 
   it('monitor mode never blocks, but emits each decision as logged_only', async () => {
