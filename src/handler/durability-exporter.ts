@@ -11,6 +11,9 @@
  *   busy), and its own shutdown exports them after the guard exporter has
  *   closed, which would drop them. From then on exports skip the network and
  *   go straight into the fallback queue, so a SIGTERM loses nothing.
+ * - records the SDK processor refused because its queue was full
+ *   (`queueRefused()`, fed by the GuardLogRecordProcessor's probe) go straight
+ *   into the fallback queue the same way, and their journal entries settle.
  */
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
@@ -36,6 +39,10 @@ export class JournalSettlingExporter implements LogRecordExporter {
   private divert: DivertOptions | null = null;
   /** Events queued directly after the stop deadline. */
   diverted = 0;
+  /** Events the SDK processor refused (queue full), queued directly. */
+  refusedQueued = 0;
+  /** Events the SDK processor refused that could not be queued either: lost. */
+  refusedLost = 0;
 
   constructor(private readonly target: LogRecordExporter) {}
 
@@ -46,7 +53,10 @@ export class JournalSettlingExporter implements LogRecordExporter {
 
   export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
     if (this.divert) {
-      void this.queueDirectly(records, this.divert).then(resultCallback);
+      void this.queueDirectly(records, this.divert).then((r) => {
+        this.diverted += r.queued;
+        resultCallback(r.error ? { code: ExportResultCode.FAILED, error: r.error } : { code: ExportResultCode.SUCCESS });
+      });
       return;
     }
     const journal = this.journal;
@@ -66,7 +76,17 @@ export class JournalSettlingExporter implements LogRecordExporter {
     await this.target.shutdown();
   }
 
-  private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<ExportResult> {
+  /** Queues guard records the SDK processor refused (its queue was full), skipping the network. Never rejects. */
+  async queueRefused(records: ReadableLogRecord[], d: DivertOptions): Promise<void> {
+    const r = await this.queueDirectly(records, d);
+    this.refusedQueued += r.queued;
+    if (!r.error) return;
+    this.refusedLost += r.unqueued;
+    diag.error(`guard-agent: ${r.unqueued} event(s) refused by the full SDK queue could not be queued either: ${r.error.message}`);
+  }
+
+  /** How many events went into the queue, and (on a queue error) how many did not. */
+  private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<{ queued: number; unqueued: number; error?: Error }> {
     const items: string[] = [];
     const keys: string[] = [];
     for (const rec of records) {
@@ -79,13 +99,17 @@ export class JournalSettlingExporter implements LogRecordExporter {
         diag.error(`guard-agent: could not encode a security event at shutdown: ${(err as Error).message}`);
       }
     }
+    let queued = 0;
     try {
-      for (const batch of chunk(items, keys, d)) await d.queue.enqueue(batch);
-      this.diverted += items.length;
-      this.journal?.settle(journalKeys(records));
-      return { code: ExportResultCode.SUCCESS };
+      for (const batch of chunk(items, keys, d)) {
+        await d.queue.enqueue(batch);
+        queued += batch.items.length;
+        // Settled batch by batch: what the queue took needs no journal entry any more.
+        this.journal?.settle(batch.idempotencyKeys);
+      }
+      return { queued, unqueued: 0 };
     } catch (err) {
-      return { code: ExportResultCode.FAILED, error: err as Error };
+      return { queued, unqueued: items.length - queued, error: err instanceof Error ? err : new Error(String(err)) };
     }
   }
 }

@@ -473,6 +473,8 @@ export class GuardAgentHandler {
     const drain = this.pipeline.drainer.getStats();
     const q = this.pipeline.queue.stats();
     const sdk = this.pipeline.logProcessor.getStats();
+    // Guard records the full SDK queue refused go to the fallback queue instead; `lost` ones the queue refused too.
+    const refused = this.pipeline.refusedStats();
     const sumDrops = (d: Partial<Record<string, number>>) => Object.values(d).reduce((a: number, b) => a + (b ?? 0), 0);
     return {
       log,
@@ -480,9 +482,10 @@ export class GuardAgentHandler {
       drain,
       q,
       sdk,
+      refused,
       sent: log.eventsDelivered + met.delivery.delivered + drain.itemsDelivered,
-      failed: log.eventsQueued + met.delivery.queued,
-      dropped: sumDrops(q.dropped) + sumDrops(log.eventsDropped) + sumDrops(met.delivery.dropped) + sumDrops(drain.dropped) + sdk.sdkQueueDropped,
+      failed: log.eventsQueued + met.delivery.queued + refused.queued,
+      dropped: sumDrops(q.dropped) + sumDrops(log.eventsDropped) + sumDrops(met.delivery.dropped) + sumDrops(drain.dropped) + sdk.sdkQueueDropped + refused.lost,
     };
   }
 
@@ -504,7 +507,7 @@ export class GuardAgentHandler {
       lastFlush: this.lastFlush,
       lastSuccessAt: tr.lastSuccessAt,
       projectId: this.config.projectId,
-      sdkQueueDropped: t.sdk.sdkQueueDropped,
+      sdkQueueDropped: t.sdk.sdkQueueDropped + t.refused.lost,
       dataLossDetected: t.q.dataLossDetected,
     };
     return buildStatus(inputs);
@@ -555,7 +558,7 @@ export class GuardAgentHandler {
       itemsQueued: t.failed,
       dropped: {
         atIngest: { ...this.counts.dropped },
-        sdkQueue: t.sdk.sdkQueueDropped,
+        sdkQueue: t.sdk.sdkQueueDropped + t.refused.lost,
         events: t.log.eventsDropped,
         metrics: t.met.delivery.dropped,
         queue: t.q.dropped,
@@ -563,6 +566,8 @@ export class GuardAgentHandler {
         replay: t.drain.dropped,
       },
       pendingBeforeSdkStart: this.preStart.length,
+      /** Guard events the full SDK queue refused that went to the fallback queue instead of being lost. */
+      sdkQueueRescued: t.refused.queued,
       sdk: t.sdk,
       logExporter: t.log,
       metricExporter: t.met,

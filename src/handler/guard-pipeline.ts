@@ -14,6 +14,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { InstrumentType, type AggregationTemporality, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { AgentConfig } from '../config-types.js';
 import { newCodecStats, type CodecStats } from '../models/index.js';
 import { ForwardingLogExporter } from '../otel/forwarding-log-exporter.js';
@@ -21,6 +22,7 @@ import { GuardLogRecordExporter } from '../otel/guard-log-exporter.js';
 import { ExportedRecordCounter, GuardLogRecordProcessor } from '../otel/guard-log-processor.js';
 import { GuardMetricExporter } from '../otel/guard-metric-exporter.js';
 import { GuardMetricReader } from '../otel/guard-metric-reader.js';
+import { QueueFullProbe } from '../otel/queue-full-probe.js';
 import { createBatchLogRecordProcessor } from '../otel/sdk-compat.js';
 import { QueueDrainer } from '../queue/drainer.js';
 import { RedisFallbackQueue } from '../queue/redis-fallback-queue.js';
@@ -28,7 +30,7 @@ import type { FallbackQueue } from '../queue/fallback-queue.js';
 import { MemoryFallbackQueue } from '../queue/memory-fallback-queue.js';
 import { SwitchableQueue } from '../queue/switchable-queue.js';
 import { HTTPTransport, type HTTPTransportOptions } from '../transport/index.js';
-import { JournalSettlingExporter } from './durability-exporter.js';
+import { JournalSettlingExporter, type DivertOptions } from './durability-exporter.js';
 import { DurabilityJournal } from './durability-journal.js';
 
 /**
@@ -37,7 +39,8 @@ import { DurabilityJournal } from './durability-journal.js';
  * run produces an event per request for minutes), and the processor drops the
  * NEWEST records silently when full. 16384 records hold a burst of ~16k
  * events per flush interval, at about 1.2 KB of heap each (bench/memory.ts:
- * ~20 MB when full); drops beyond it are still counted (`sdkQueueDropped`).
+ * ~20 MB when full); guard records beyond it go to the fallback queue
+ * (`takeRefused`), other records are counted lost (`sdkQueueDropped`).
  */
 export const DEFAULT_MAX_QUEUE_SIZE = 16_384;
 /** Records per export; batches are then split by bytes to stay under the body cap. */
@@ -77,6 +80,12 @@ export class GuardPipeline {
   private readonly maxEventBytes: number;
   private readonly maxBodyBytes: number;
   private readonly exported = new ExportedRecordCounter();
+  /** The current batch processor's self-observability: exact queue-full drops and queue depth. */
+  private probe = new QueueFullProbe();
+  /** Guard records the SDK queue refused, on their way to the fallback queue (written every tick). */
+  private refused: ReadWriteLogRecord[] = [];
+  private refusedWrite: Promise<void> = Promise.resolve();
+  private refusedScheduled = false;
   private maxQueueSize: number;
   private maxExportBatchSize: number;
   private flushIntervalMs: number;
@@ -102,7 +111,9 @@ export class GuardPipeline {
     this.maxExportBatchSize = Math.min(config.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
     this.flushIntervalMs = config.flushInterval * 1000;
     this.logProcessor = new GuardLogRecordProcessor({
-      inner: this.newBatchProcessor(),
+      inner: this.newBatchProcessor(this.probe),
+      probe: this.probe,
+      onQueueFull: (record) => this.takeRefused(record),
       exported: this.exported,
       maxQueueSize: this.maxQueueSize,
       spanEvents: options.spanEvents ?? true,
@@ -122,13 +133,54 @@ export class GuardPipeline {
     this.attachJournal();
   }
 
-  private newBatchProcessor() {
+  private newBatchProcessor(probe: QueueFullProbe) {
     return createBatchLogRecordProcessor(new ForwardingLogExporter(this.journalExporter), {
       maxQueueSize: this.maxQueueSize,
       maxExportBatchSize: this.maxExportBatchSize,
       scheduledDelayMillis: this.flushIntervalMs,
       exportTimeoutMillis: 30_000,
+      selfObsMeterProvider: probe,
     });
+  }
+
+  /**
+   * A guard record the SDK queue refused (a burst larger than maxQueueSize
+   * within one export): it goes to the fallback queue instead of being lost,
+   * and the drainer delivers it. Held at most one tick, coalesced, so a burst
+   * costs one queue write per tick, not one per record. Refuses (the record
+   * is then counted lost) only once the pipeline has shut down.
+   */
+  private takeRefused(record: ReadWriteLogRecord): boolean {
+    if (this.closed) return false;
+    this.refused.push(record);
+    if (!this.refusedScheduled) {
+      this.refusedScheduled = true;
+      setImmediate(() => {
+        this.refusedScheduled = false;
+        void this.writeRefused();
+      });
+    }
+    return true;
+  }
+
+  /** Queues what the SDK refused so far, after any write in progress (one at a time, in order). */
+  private writeRefused(): Promise<void> {
+    this.refusedWrite = this.refusedWrite.then(async () => {
+      const records = this.refused;
+      if (records.length === 0) return;
+      this.refused = [];
+      await this.journalExporter.queueRefused(records, this.directQueueOptions());
+    });
+    return this.refusedWrite;
+  }
+
+  private directQueueOptions(): DivertOptions {
+    return { queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: this.maxBodyBytes - 2048, maxBatchItems: this.maxExportBatchSize };
+  }
+
+  /** Guard records the SDK queue refused: queued instead (rescued) and lost (the queue refused them too). */
+  refusedStats(): { queued: number; lost: number; pending: number } {
+    return { queued: this.journalExporter.refusedQueued, lost: this.journalExporter.refusedLost, pending: this.refused.length };
   }
 
   /** Starts replaying queued batches (and, in 'emit' mode, journals left by a crash) in the background. */
@@ -175,13 +227,14 @@ export class GuardPipeline {
       this.flushIntervalMs = ms;
       this.maxQueueSize = queueSize;
       this.maxExportBatchSize = batchSize;
-      await this.logProcessor.replaceInner(this.newBatchProcessor(), queueSize);
+      this.probe = new QueueFullProbe();
+      await this.logProcessor.replaceInner(this.newBatchProcessor(this.probe), queueSize, this.probe);
     }
   }
 
   /** Exports what the SDK holds and replays the queue, within `deadline` (epoch ms). */
   async flush(deadline: number): Promise<void> {
-    await withDeadline(Promise.all([this.logProcessor.forceFlush(), this.metricReader.forceFlush()]), deadline);
+    await withDeadline(Promise.all([this.logProcessor.forceFlush(), this.metricReader.forceFlush(), this.writeRefused()]), deadline);
     if (Date.now() < deadline) await this.drainer.drainNow(deadline);
   }
 
@@ -197,22 +250,28 @@ export class GuardPipeline {
     const left = () => Math.max(0, deadline - Date.now());
     await withDeadline(this.logProcessor.forceFlush(), deadline);
     await withDeadline(this.metricReader.forceFlush(), deadline);
+    // What the SDK refused goes to the queue before the drain and whatever the deadline: a queue write is local and bounded.
+    await this.writeRefused();
     if (left() > 0) await this.drainer.drainNow(deadline);
     // Past the deadline, what the SDK processor still holds goes straight to the queue (its shutdown exports it after ours).
-    this.journalExporter.divertToQueue({ queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: this.maxBodyBytes - 2048, maxBatchItems: this.maxExportBatchSize });
+    this.journalExporter.divertToQueue(this.directQueueOptions());
     // Exporters abort what is still in flight at their deadline and queue it.
     await Promise.all([this.logExporter.shutdown(left()), this.metricExporter.shutdown(left())]);
     await withDeadline(Promise.all([this.logProcessor.shutdown(), this.metricReader.shutdown()]), Date.now() + 1000);
+    // Refused during the processor's own shutdown flush (it can still emit through ours until now).
+    await this.writeRefused();
     // Settled journal entries are removed before the queue closes the Redis connection they share.
     await this.journal?.close(Math.max(deadline, Date.now() + 500));
     await this.queue.close();
     await this.transport.close();
   }
 
-  /** Records in the SDK's queue that the exporter has not received yet. */
+  /** Records in the SDK's queue that the exporter has not received yet (exact from the probe when the SDK reports it). */
   sdkQueueDepth(): number {
+    const exact = this.probe.queueSize();
+    if (exact !== undefined) return exact;
     const s = this.logProcessor.getStats();
-    return Math.max(0, s.emitted - this.exported.total - s.sdkQueueDropped);
+    return Math.max(0, s.emitted - this.exported.total - s.sdkQueueDropped - s.sdkQueueRescued);
   }
 }
 

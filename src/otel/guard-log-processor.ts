@@ -6,16 +6,21 @@
  * 1. Span events: a guard record emitted inside an active, recording span
  *    also becomes a `guard.security_event` span event, so the block shows up
  *    in the trace next to the request it stopped.
- * 2. Drop detection: when its queue is full, the batch processor drops the
- *    NEWEST records without a trace. Counting what goes in (every onEmit) and
- *    what comes out (every record the exporter receives, through the shared
- *    ExportedRecordCounter) gives the queue depth; whatever would push it
- *    past `maxQueueSize` was dropped, and is counted in `sdkQueueDropped`.
+ * 2. Queue-full drops: when its queue is full, the batch processor drops
+ *    the NEWEST records without a trace. With a QueueFullProbe (the inner
+ *    processor's `selfObsMeterProvider`) the drop is seen exactly, inside the
+ *    `onEmit` that caused it, and a guard record it dropped is handed to
+ *    `onQueueFull` (the pipeline puts it in the fallback queue: rescued, not
+ *    lost). Without a probe the drops are estimated from what goes in (every
+ *    onEmit) against what comes out (every record the exporter receives,
+ *    through the shared ExportedRecordCounter): whatever would push the depth
+ *    past `maxQueueSize` was dropped. Drops not rescued are `sdkQueueDropped`.
  */
 import { type Context, context as contextApi, diag, trace } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { EVENT_ATTRIBUTES, GUARD_EVENT_NAME, isGuardRecord } from './event-mapping.js';
 import type { ReceivedRecordsListener } from './guard-log-exporter.js';
+import type { QueueFullProbe } from './queue-full-probe.js';
 
 /** What the exporter received, shared between the GuardLogRecordExporter (writer) and the processor (reader). */
 export class ExportedRecordCounter implements ReceivedRecordsListener {
@@ -37,15 +42,21 @@ export interface GuardLogRecordProcessorOptions {
   maxQueueSize?: number;
   /** Add a span event to the active span for each guard record. Default true. */
   spanEvents?: boolean;
+  /** The inner processor's `selfObsMeterProvider`: makes drop detection exact and rescue possible. */
+  probe?: QueueFullProbe;
+  /** Given each guard record the inner processor refused (needs `probe`); true: it now owns the record's delivery. */
+  onQueueFull?: (record: ReadWriteLogRecord) => boolean;
 }
 
 export interface GuardLogRecordProcessorStats {
   emitted: number;
   guardEmitted: number;
-  /** Records the inner processor dropped because its queue was full. */
+  /** Records the inner processor refused because its queue was full, and nobody took over: lost. */
   sdkQueueDropped: number;
   /** The guard records among them. */
   guardSdkQueueDropped: number;
+  /** Guard records the inner processor refused that went to `onQueueFull` instead (rescued). */
+  sdkQueueRescued: number;
   spanEventsAdded: number;
 }
 
@@ -65,18 +76,24 @@ const SPAN_EVENT_KEYS = [
 
 export class GuardLogRecordProcessor implements LogRecordProcessor {
   private inner: LogRecordProcessor;
+  private probe: QueueFullProbe | undefined;
+  private readonly onQueueFull: ((record: ReadWriteLogRecord) => boolean) | undefined;
   private readonly exported: ExportedRecordCounter;
   private maxQueueSize: number;
   private readonly spanEvents: boolean;
   private emitted = 0;
   private guardEmitted = 0;
+  /** Refused by the inner processor (queue full), rescued or not. */
   private dropped = 0;
   private guardDropped = 0;
+  private rescued = 0;
   private spanEventsAdded = 0;
   private warnedDrops = false;
 
   constructor(options: GuardLogRecordProcessorOptions) {
     this.inner = options.inner;
+    this.probe = options.probe;
+    this.onQueueFull = options.onQueueFull;
     this.exported = options.exported;
     this.maxQueueSize = options.maxQueueSize ?? SDK_DEFAULT_MAX_QUEUE_SIZE;
     this.spanEvents = options.spanEvents ?? true;
@@ -87,8 +104,25 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
     if (guard && this.spanEvents) this.addSpanEvent(record, context ?? contextApi.active());
     this.emitted++;
     if (guard) this.guardEmitted++;
+    const probe = this.probe?.isAttached ? this.probe : undefined;
+    const refusedBefore = probe?.refused ?? 0;
     this.inner.onEmit(record, context);
-    this.estimateDrops(guard);
+    if (probe === undefined) return this.estimateDrops(guard);
+    if (probe.refused === refusedBefore) return;
+    // Exactly this record was refused.
+    this.dropped++;
+    if (guard) this.guardDropped++;
+    if (guard && this.onQueueFull?.(record) === true) {
+      this.rescued++;
+      return;
+    }
+    this.warnDrops();
+  }
+
+  private warnDrops(): void {
+    if (this.warnedDrops) return;
+    this.warnedDrops = true;
+    diag.warn(`guard-agent: the log batch processor's queue (${this.maxQueueSize}) is full; records are being dropped (counted in sdkQueueDropped)`);
   }
 
   /**
@@ -107,10 +141,7 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
       // The SDK drops the newest record: the one just emitted.
       this.dropped += queued - this.maxQueueSize;
       if (guard) this.guardDropped++;
-      if (!this.warnedDrops) {
-        this.warnedDrops = true;
-        diag.warn(`guard-agent: the log batch processor's queue (${this.maxQueueSize}) is full; records are being dropped (counted in sdkQueueDropped)`);
-      }
+      this.warnDrops();
     } else if (queued < 0) {
       // A queue cannot be negative: drops counted earlier were records in the extraction gap.
       this.dropped += queued;
@@ -119,8 +150,9 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
     if (guardQueued < 0) this.guardDropped += guardQueued;
   }
 
-  /** Exact once the inner processor has handed every accepted record to the exporter. */
+  /** The estimate made exact once the inner processor has handed every accepted record to the exporter (a probe is exact already). */
   private reconcile(): void {
+    if (this.probe?.isAttached) return;
     this.dropped = Math.max(0, this.emitted - this.exported.total);
     this.guardDropped = Math.max(0, this.guardEmitted - this.exported.guard);
   }
@@ -162,9 +194,10 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
    * live this way); the old one is flushed and shut down after the swap, so
    * records emitted meanwhile go to the new one and none are lost.
    */
-  async replaceInner(next: LogRecordProcessor, maxQueueSize = this.maxQueueSize): Promise<void> {
+  async replaceInner(next: LogRecordProcessor, maxQueueSize = this.maxQueueSize, probe?: QueueFullProbe): Promise<void> {
     const old = this.inner;
     this.inner = next;
+    this.probe = probe;
     this.maxQueueSize = maxQueueSize;
     await old.forceFlush();
     await old.shutdown();
@@ -174,8 +207,9 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
     return {
       emitted: this.emitted,
       guardEmitted: this.guardEmitted,
-      sdkQueueDropped: this.dropped,
-      guardSdkQueueDropped: this.guardDropped,
+      sdkQueueDropped: this.dropped - this.rescued,
+      guardSdkQueueDropped: this.guardDropped - this.rescued,
+      sdkQueueRescued: this.rescued,
       spanEventsAdded: this.spanEventsAdded,
     };
   }

@@ -45,6 +45,7 @@
  * module is the one place that knows it, and the compat tests run on both.
  * Nothing here registers a global: whoever creates a provider owns it.
  */
+import type { MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import {
   MeterProvider,
@@ -77,6 +78,8 @@ export interface BatchLogOptions {
   maxExportBatchSize?: number;
   scheduledDelayMillis?: number;
   exportTimeoutMillis?: number;
+  /** The processor's self-observability metrics (the guard pipeline passes a QueueFullProbe). */
+  selfObsMeterProvider?: ApiMeterProvider;
 }
 
 export interface MeterProviderParts {

@@ -78,6 +78,23 @@ describe("durability: 'emit' (real Redis, real dev backend)", function () {
     assert.equal(h.pipeline.journal!.stats().written, 1);
   });
 
+  it('events the full SDK queue refused are queued, delivered, and leave no journal entry behind', async () => {
+    const h = make('burst', { maxQueueSize: 20, maxExportBatchSize: 20 });
+    await h.start();
+    const keys = Array.from({ length: 200 }, () => randomUUID());
+    await Promise.all(keys.map((k) => h.sendEvent(event(k))));
+    await h.flushBuffer(8000);
+    await until(() => backend.events.length === 200);
+    assert.deepEqual(new Set(backend.events.map((e) => e.idempotency_key)), new Set(keys));
+    const st = h.getStats();
+    assert.ok(st.sdkQueueRescued >= 100, `a 20-record queue refused most of the 200 (rescued ${st.sdkQueueRescued})`);
+    assert.equal(st.eventsSent + st.replayedItemsSent, 200, 'exported directly or replayed from the queue, each once');
+    assert.equal(st.dropped.sdkQueue, 0);
+    const journalKey = h.pipeline.journal!.key;
+    await until(async () => (await redis.hlen(journalKey)) === 0);
+    assert.equal(h.pipeline.journal!.stats().live, 0, 'no entry waits for a restart');
+  });
+
   it('a restart of the same instance replays what a crash left in the journal', async () => {
     const first = make('worker-1');
     await first.start();

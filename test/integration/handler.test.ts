@@ -78,6 +78,32 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('a burst larger than the SDK queue loses nothing: what the full queue refuses goes to the fallback queue and arrives', async () => {
+    // A queue of 50 records and a backend that answers slowly: the SDK batch processor refuses most of a burst of 600.
+    const h = handlerFor(url, { maxQueueSize: 50, maxExportBatchSize: 50, flushInterval: 0.05 });
+    backend.faults.push({ kind: 'delay', ms: 150, times: 3 });
+    await h.start();
+    const n = 600;
+    const sends = [];
+    for (let i = 0; i < n; i++) sends.push(h.sendEvent({ eventType: 'rate_limited', ipAddress: `198.51.100.${i % 250}`, reason: `burst ${i}`, metadata: { i } }));
+    await Promise.all(sends);
+    const during = h.getStats();
+    assert.ok(during.sdk.sdkQueueRescued > 0, 'the SDK queue refused part of the burst');
+    await h.flushBuffer(10_000);
+    await until(() => backend.stats.eventsReceived >= n, 10_000);
+    const reasons = new Set(backend.events.map((e) => e.reason));
+    for (let i = 0; i < n; i++) assert.ok(reasons.has(`burst ${i}`), `event ${i} arrived`);
+    const st = h.getStats();
+    assert.equal(st.dropped.sdkQueue, 0, 'nothing lost to the SDK queue');
+    assert.equal(st.sdk.sdkQueueRescued, st.sdkQueueRescued, 'every refused record was queued');
+    assert.ok(st.sdkQueueRescued > 0);
+    assert.equal(st.sdk.sdkQueueDropped, 0);
+    // Each arrived once: the rescued ones went only to the queue, not also through the SDK.
+    assert.equal(backend.stats.eventsReceived, n);
+    assert.equal(backend.stats.duplicateEvents, 0);
+    await h.stop();
+  });
+
   it('never throws on a stopped agent, disabled kinds or invalid input, and counts the drops', async () => {
     const h = handlerFor(url, { enableMetrics: false });
     await h.start();

@@ -23,6 +23,7 @@ import { SecurityEvent } from '../../src/models/index.js';
 import { securityEventToLogRecord, GUARD_EVENT_NAME } from '../../src/otel/event-mapping.js';
 import { GuardLogRecordExporter } from '../../src/otel/guard-log-exporter.js';
 import { ExportedRecordCounter, GuardLogRecordProcessor } from '../../src/otel/guard-log-processor.js';
+import { QueueFullProbe } from '../../src/otel/queue-full-probe.js';
 import { QueueDrainer } from '../../src/queue/drainer.js';
 import { MemoryFallbackQueue } from '../../src/queue/memory-fallback-queue.js';
 import { HTTPTransport } from '../../src/transport/http-transport.js';
@@ -174,7 +175,7 @@ describe('OTel log pipeline against the dev backend', () => {
     assert.equal(st.passedThrough, 30);
     assert.equal(st.eventsDelivered, 30);
     assert.equal(st.eventsQueued, 0);
-    assert.deepEqual(processor.getStats(), { emitted: 60, guardEmitted: 30, sdkQueueDropped: 0, guardSdkQueueDropped: 0, spanEventsAdded: 10 });
+    assert.deepEqual(processor.getStats(), { emitted: 60, guardEmitted: 30, sdkQueueDropped: 0, guardSdkQueueDropped: 0, sdkQueueRescued: 0, spanEventsAdded: 10 });
   });
 
   it('backend down: export succeeds with the batches queued; backend back: the drainer delivers them all', async () => {
@@ -277,5 +278,43 @@ describe('OTel log pipeline against the dev backend', () => {
     assert.equal(st.guardSdkQueueDropped, st.sdkQueueDropped);
     assert.equal(backend.events.length, counter.total, 'every record the exporter received was delivered');
     assert.equal(exporter.getStats().eventsDelivered, counter.total);
+  });
+
+  it('with a QueueFullProbe, sees each record the full SDK queue refuses as it happens, and hands the guard ones over', async () => {
+    const counter = new ExportedRecordCounter();
+    const t = transport();
+    const exporter = new GuardLogRecordExporter({ transport: t, queue: new MemoryFallbackQueue(), config: DEFAULT_CONFIG, receivedCounter: counter });
+    const probe = new QueueFullProbe();
+    const inner = new BatchLogRecordProcessor({ exporter, maxQueueSize: 10, maxExportBatchSize: 10, scheduledDelayMillis: 60_000, selfObsMeterProvider: probe } as never);
+    assert.equal(probe.isAttached, true, 'the SDK reports queue-full drops to the probe');
+    const handedOver: string[] = [];
+    const processor = new GuardLogRecordProcessor({
+      inner,
+      probe,
+      exported: counter,
+      maxQueueSize: 10,
+      onQueueFull: (rec) => handedOver.push(String(rec.attributes['guard.idempotency_key'])) > 0,
+    });
+    const provider = new LoggerProvider({ processors: [processor] });
+    cleanups.push(() => provider.shutdown());
+    const logger = provider.getLogger('guard-test');
+    backend.faults.push({ kind: 'delay', ms: 100, times: 10 });
+    const sent = Array.from({ length: 100 }, (_, i) => event(i));
+    for (const ev of sent) {
+      logger.emit(securityEventToLogRecord(ev));
+      logger.emit({ body: 'an app log line', attributes: { 'app.request': 1 } });
+    }
+    assert.equal(probe.queueSize(), 10, 'the exact queue depth: full');
+    await provider.forceFlush();
+    const st = processor.getStats();
+    assert.equal(probe.refused, st.emitted - counter.total, 'every record the exporter did not get was refused, and counted once');
+    assert.equal(st.sdkQueueRescued, handedOver.length);
+    assert.equal(st.sdkQueueRescued + counter.guard, 100, 'every guard record was either exported or handed over');
+    assert.equal(st.guardSdkQueueDropped, 0);
+    assert.equal(st.sdkQueueDropped, probe.refused - handedOver.length, 'the app lines refused are the drops');
+    assert.ok(st.sdkQueueDropped > 0);
+    const delivered = new Set(backend.events.map((e) => e.idempotency_key));
+    for (const key of handedOver) assert.ok(!delivered.has(key), 'a handed-over record is not exported too');
+    assert.equal(new Set([...delivered, ...handedOver]).size, 100);
   });
 });
