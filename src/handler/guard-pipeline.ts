@@ -90,6 +90,8 @@ export class GuardPipeline {
   private maxExportBatchSize: number;
   private flushIntervalMs: number;
   private closed = false;
+  /** Set just before the queue closes: from then on nothing can be rescued into it. */
+  private queueClosed = false;
 
   constructor(config: AgentConfig, options: PipelineOptions = {}) {
     this.transport = new HTTPTransport(config, options.transport);
@@ -148,10 +150,10 @@ export class GuardPipeline {
    * within one export): it goes to the fallback queue instead of being lost,
    * and the drainer delivers it. Held at most one tick, coalesced, so a burst
    * costs one queue write per tick, not one per record. Refuses (the record
-   * is then counted lost) only once the pipeline has shut down.
+   * is then counted lost) only once the queue has closed.
    */
   private takeRefused(record: ReadWriteLogRecord): boolean {
-    if (this.closed) return false;
+    if (this.queueClosed) return false;
     this.refused.push(record);
     if (!this.refusedScheduled) {
       this.refusedScheduled = true;
@@ -170,6 +172,9 @@ export class GuardPipeline {
       if (records.length === 0) return;
       this.refused = [];
       await this.journalExporter.queueRefused(records, this.directQueueOptions());
+    }).catch((err: unknown) => {
+      // queueRefused never rejects; if it ever did, the next write must still run.
+      diag.error('guard-agent: queueing records refused by the SDK queue failed unexpectedly', err);
     });
     return this.refusedWrite;
   }
@@ -246,19 +251,22 @@ export class GuardPipeline {
   async shutdown(deadline: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.drainer.stop();
+    // Paused, not stopped: the last drain below still replays the queue while the backend answers.
+    void this.drainer.pause();
     const left = () => Math.max(0, deadline - Date.now());
     await withDeadline(this.logProcessor.forceFlush(), deadline);
     await withDeadline(this.metricReader.forceFlush(), deadline);
     // What the SDK refused goes to the queue before the drain and whatever the deadline: a queue write is local and bounded.
     await this.writeRefused();
     if (left() > 0) await this.drainer.drainNow(deadline);
+    await this.drainer.stop();
     // Past the deadline, what the SDK processor still holds goes straight to the queue (its shutdown exports it after ours).
     this.journalExporter.divertToQueue(this.directQueueOptions());
     // Exporters abort what is still in flight at their deadline and queue it.
     await Promise.all([this.logExporter.shutdown(left()), this.metricExporter.shutdown(left())]);
     await withDeadline(Promise.all([this.logProcessor.shutdown(), this.metricReader.shutdown()]), Date.now() + 1000);
-    // Refused during the processor's own shutdown flush (it can still emit through ours until now).
+    // Nothing is taken from now on; what was refused until here (the processor's own shutdown flush included) is queued.
+    this.queueClosed = true;
     await this.writeRefused();
     // Settled journal entries are removed before the queue closes the Redis connection they share.
     await this.journal?.close(Math.max(deadline, Date.now() + 500));

@@ -74,6 +74,13 @@ export class QueueDrainer {
     this.timer.unref();
   }
 
+  /** Stops the timer, letting a replay in flight finish; `drainNow()` still works (a shutdown's last drain). */
+  async pause(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
   /** Stops the timer and aborts a replay in flight (its batches are released, not lost). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);

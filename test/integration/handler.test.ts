@@ -104,6 +104,19 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('stop() right after such a burst still delivers every event (the refused ones are queued before the final drain)', async () => {
+    const h = handlerFor(url, { maxQueueSize: 50, maxExportBatchSize: 50, flushInterval: 60 });
+    await h.start();
+    const n = 400;
+    await Promise.all(Array.from({ length: n }, (_, i) => h.sendEvent({ eventType: 'ip_banned', ipAddress: '203.0.113.5', reason: `stop burst ${i}` })));
+    await h.stop(10_000);
+    assert.equal(backend.stats.eventsReceived, n);
+    assert.equal(new Set(backend.events.map((e) => e.reason)).size, n);
+    const st = h.getStats();
+    assert.ok(st.sdkQueueRescued > 0, 'part of the burst went through the fallback queue');
+    assert.equal(st.dropped.sdkQueue, 0);
+  });
+
   it('never throws on a stopped agent, disabled kinds or invalid input, and counts the drops', async () => {
     const h = handlerFor(url, { enableMetrics: false });
     await h.start();
