@@ -10,16 +10,10 @@ import { Redis } from 'ioredis';
 import { DevBackend, DEFAULT_DEV_API_KEY } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { RedisFallbackQueue } from '../../src/queue/redis-fallback-queue.js';
+import { until } from '../helpers/until.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function event(key: string) {
   return { idempotencyKey: key, eventType: 'ip_banned', ipAddress: '203.0.113.9', actionTaken: 'block', reason: 'durability test' };
@@ -74,7 +68,7 @@ describe("durability: 'emit' (real Redis, real dev backend)", function () {
     assert.equal(await redis.hexists(journalKey, key), 1);
     await h.flushBuffer(5000);
     assert.deepEqual(backend.events.map((e) => e.idempotency_key), [key]);
-    await until(async () => (await redis.hlen(journalKey)) === 0);
+    await until(async () => (await redis.hlen(journalKey)) === 0, 8000);
     assert.equal(h.pipeline.journal!.stats().written, 1);
   });
 
@@ -84,14 +78,14 @@ describe("durability: 'emit' (real Redis, real dev backend)", function () {
     const keys = Array.from({ length: 200 }, () => randomUUID());
     await Promise.all(keys.map((k) => h.sendEvent(event(k))));
     await h.flushBuffer(8000);
-    await until(() => backend.events.length === 200);
+    await until(() => backend.events.length === 200, 8000);
     assert.deepEqual(new Set(backend.events.map((e) => e.idempotency_key)), new Set(keys));
     const st = h.getStats();
     assert.ok(st.sdkQueueRescued >= 100, `a 20-record queue refused most of the 200 (rescued ${st.sdkQueueRescued})`);
     assert.equal(st.eventsSent + st.replayedItemsSent, 200, 'exported directly or replayed from the queue, each once');
     assert.equal(st.dropped.sdkQueue, 0);
     const journalKey = h.pipeline.journal!.key;
-    await until(async () => (await redis.hlen(journalKey)) === 0);
+    await until(async () => (await redis.hlen(journalKey)) === 0, 8000);
     assert.equal(h.pipeline.journal!.stats().live, 0, 'no entry waits for a restart');
   });
 
@@ -104,7 +98,7 @@ describe("durability: 'emit' (real Redis, real dev backend)", function () {
     assert.equal(backend.events.length, 0);
     const second = make('worker-1');
     await second.start();
-    await until(() => backend.events.length === 25);
+    await until(() => backend.events.length === 25, 8000);
     assert.deepEqual(new Set(backend.events.map((e) => e.idempotency_key)), new Set(keys));
     assert.equal(second.pipeline.journal!.stats().replayed, 25);
   });
@@ -119,7 +113,7 @@ describe("durability: 'emit' (real Redis, real dev backend)", function () {
     crash(dead);
     const survivor = make('survivor');
     await survivor.start();
-    await until(() => backend.events.length >= 7);
+    await until(() => backend.events.length >= 7, 8000);
     await new Promise((r) => setTimeout(r, 700)); // more claim ticks: the live sibling's entries must stay put
     assert.deepEqual(new Set(backend.events.map((e) => e.idempotency_key)), new Set(deadKeys));
     assert.equal(await redis.hlen(live.pipeline.journal!.key), 5);

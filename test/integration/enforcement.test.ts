@@ -18,6 +18,7 @@ import { guardAgent, type GuardAgentSetup } from '../../src/otel/guard-agent.js'
 import type { GuardInstrumentationConfig } from '../../src/otel/guard-instrumentation.js';
 import { logsApiOfLine } from '../../src/otel/otel-line.js';
 import { nodeSdkOptionsFor } from '../../src/otel/sdk-compat.js';
+import { until } from '../helpers/until.js';
 
 const KEY = 'enforcement_key_0123456789';
 const RULES = {
@@ -29,13 +30,6 @@ const RULES = {
   blocked_countries: ['KP'],
 };
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface Answer {
   status: number;

@@ -13,6 +13,7 @@ import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { DynamicRulesSchema, RulesManager } from '../../examples/guardcore-rules.js';
 import { GOLDEN } from '../helpers/golden.js';
+import { until } from '../helpers/until.js';
 
 const KEY = 'guardcore-test-key-0123456789';
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -33,13 +34,6 @@ async function recordRequest(agent: GuardAgentHandler, endpoint: string, method:
   if (status >= 400) await agent.sendMetric({ timestamp: new Date(), metricType: 'error_rate', value: 1.0, tags: { endpoint, method, status: String(status) } });
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('GuardAgentHandler as @guardcore/core\'s agentHandler (real dev backend)', function () {
   this.timeout(15_000);

@@ -3,6 +3,7 @@ import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { GuardAgentConfigError } from '../../src/errors.js';
 import { GOLDEN } from '../helpers/golden.js';
+import { until } from '../helpers/until.js';
 
 const KEY = 'test-api-key-0123456789';
 
@@ -10,13 +11,6 @@ function handlerFor(url: string, extra: Record<string, unknown> = {}, options = 
   return new GuardAgentHandler({ apiKey: KEY, endpoint: url, projectId: 'proj_test', flushInterval: 0.2, retryAttempts: 1, backoffFactor: 0.01, ...extra }, { env: {}, drainIntervalMs: 50, ...options });
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('GuardAgentHandler (standalone, real dev backend)', () => {
   let backend: DevBackend;

@@ -11,17 +11,11 @@ import { createFallbackQueue } from '../../src/queue/create-fallback-queue.js';
 import { queueKeys } from '../../src/queue/redis-keys.js';
 import { makeBatch } from '../helpers/wire-batch.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { until } from '../helpers/until.js';
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function scanAll(redis: Redis, pattern = '*'): Promise<string[]> {
   const keys: string[] = [];

@@ -11,17 +11,11 @@ import type { DynamicRules } from '../../src/models/dynamic-rules.js';
 import { RuleEngine } from '../../src/rules/rule-engine.js';
 import { RulePoller } from '../../src/rules/rule-poller.js';
 import { HTTPTransport } from '../../src/transport/http-transport.js';
+import { until } from '../helpers/until.js';
 
 const KEY = 'rules_poller_key_0123456789';
 const GOOD = { rule_id: 'rs_good', version: 7, ip_blacklist: ['203.0.113.0/24'], blocked_countries: ['XX'], ttl: 300 };
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('RulePoller (real dev backend)', function () {
   this.timeout(20_000);
