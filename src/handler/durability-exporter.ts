@@ -15,21 +15,22 @@
  *   (`queueRefused()`, fed by the GuardLogRecordProcessor's probe) go straight
  *   into the fallback queue the same way, and their journal entries settle.
  */
-import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { encodeEvent } from '../models/codec.js';
 import { EVENT_ATTRIBUTES, isGuardRecord, logRecordToSecurityEvent } from '../otel/event-mapping.js';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
-import type { WireBatch } from '../transport/types.js';
+import { buildBatches } from '../transport/batch-builder.js';
 import type { DurabilityJournal } from './durability-journal.js';
 
 export interface DivertOptions {
   queue: FallbackQueue;
   maxEventBytes: number;
-  /** Most item bytes per queued batch (under the body cap). */
+  /** Body cap the queued batches are sized to (envelope included). */
   maxBatchBytes: number;
+  /** Bytes of that cap the envelope takes (the transport's measure; default batch-builder's reserve). */
+  envelopeBytes?: number;
   maxBatchItems: number;
 }
 
@@ -101,7 +102,13 @@ export class JournalSettlingExporter implements LogRecordExporter {
     }
     let queued = 0;
     try {
-      for (const batch of chunk(items, keys, d)) {
+      // Sized like live batches (bytes, then items), with protocol batch ids.
+      const batches = buildBatches('events', items, keys, d.maxBatchBytes, Date.now(), {
+        maxItems: d.maxBatchItems,
+        ...(d.envelopeBytes !== undefined ? { envelopeBytes: d.envelopeBytes } : {}),
+        onTooLarge: (n) => diag.error(`guard-agent: ${n} event(s) larger than the body cap on their own could not be queued`),
+      });
+      for (const batch of batches) {
         await d.queue.enqueue(batch);
         queued += batch.items.length;
         // Settled batch by batch: what the queue took needs no journal entry any more.
@@ -121,20 +128,4 @@ function journalKeys(records: ReadableLogRecord[]): string[] {
     if (typeof key === 'string') keys.push(key);
   }
   return keys;
-}
-
-function chunk(items: string[], keys: string[], d: DivertOptions): WireBatch[] {
-  const out: WireBatch[] = [];
-  let start = 0;
-  while (start < items.length) {
-    let end = start;
-    let bytes = 0;
-    while (end < items.length && end - start < d.maxBatchItems && (end === start || bytes + items[end].length <= d.maxBatchBytes)) {
-      bytes += items[end].length + 1;
-      end++;
-    }
-    out.push({ kind: 'events', batchId: randomUUID(), items: items.slice(start, end), idempotencyKeys: keys.slice(start, end), createdAt: Date.now() });
-    start = end;
-  }
-  return out;
 }

@@ -21,11 +21,11 @@
  * timeout: a failed write is counted and the event still flows through the
  * normal pipeline (it only loses its crash protection).
  */
-import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
 import { errorMessage, withTimeout, type RedisClientLike } from '../queue/redis-connection.js';
 import type { RedisFallbackQueue } from '../queue/redis-fallback-queue.js';
+import { buildBatches } from '../transport/batch-builder.js';
 import type { WireBatch } from '../transport/types.js';
 
 export interface DurabilityJournalOptions {
@@ -35,7 +35,7 @@ export interface DurabilityJournalOptions {
   target: FallbackQueue;
   /** Most items per replayed batch. Default 200. */
   maxBatchItems?: number;
-  /** Most item bytes per replayed batch. Default 192 KiB (under the default body cap). */
+  /** Body cap the replayed batches are sized to. Default 192 KiB (under the default 256 KiB cap). */
   maxBatchBytes?: number;
   /** How often dead siblings' journals are looked for. Default leaseMs / 3. */
   claimIntervalMs?: number;
@@ -289,19 +289,11 @@ export class DurabilityJournal {
     return count;
   }
 
+  /** Replayed entries as event batches, sized like live ones (bytes, then items), with protocol batch ids. */
   private toBatches(items: string[], keys: string[]): WireBatch[] {
-    const out: WireBatch[] = [];
-    let start = 0;
-    while (start < items.length) {
-      let end = start;
-      let bytes = 0;
-      while (end < items.length && end - start < this.maxBatchItems && (end === start || bytes + items[end].length <= this.maxBatchBytes)) {
-        bytes += items[end].length + 1;
-        end++;
-      }
-      out.push({ kind: 'events', batchId: randomUUID(), items: items.slice(start, end), idempotencyKeys: keys.slice(start, end), createdAt: Date.now() });
-      start = end;
-    }
-    return out;
+    return buildBatches('events', items, keys, this.maxBatchBytes, Date.now(), {
+      maxItems: this.maxBatchItems,
+      onTooLarge: (n) => diag.error(`guard-agent durability journal: ${n} journaled event(s) larger than the body cap on their own were dropped`),
+    });
   }
 }

@@ -78,7 +78,6 @@ export class GuardPipeline {
   journal: DurabilityJournal | null = null;
   private readonly durability: AgentConfig['durability'];
   private readonly maxEventBytes: number;
-  private readonly maxBodyBytes: number;
   private readonly exported = new ExportedRecordCounter();
   /** The current batch processor's self-observability: exact queue-full drops and queue depth. */
   private probe = new QueueFullProbe();
@@ -107,7 +106,6 @@ export class GuardPipeline {
     this.journalExporter = new JournalSettlingExporter(this.logExporter);
     this.durability = config.durability;
     this.maxEventBytes = config.maxEventBytes;
-    this.maxBodyBytes = config.maxBodyBytes;
     this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
     this.maxQueueSize = config.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
     this.maxExportBatchSize = Math.min(config.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
@@ -180,7 +178,9 @@ export class GuardPipeline {
   }
 
   private directQueueOptions(): DivertOptions {
-    return { queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: this.maxBodyBytes - 2048, maxBatchItems: this.maxExportBatchSize };
+    // The transport's own budget: it knows its envelope, and the smaller plaintext budget of the encrypted route.
+    const budget = this.transport.batchBudget('events');
+    return { queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: budget.limit, envelopeBytes: budget.envelopeBytes, maxBatchItems: this.maxExportBatchSize };
   }
 
   /** Guard records the SDK queue refused: queued instead (rescued) and lost (the queue refused them too). */

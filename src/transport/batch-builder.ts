@@ -23,6 +23,8 @@ export interface BuildBatchesOptions {
   envelopeBytes?: number;
   /** Told how many items were dropped because one alone exceeds the cap. */
   onTooLarge?: (count: number) => void;
+  /** Most items per batch (default: no limit but the bytes). */
+  maxItems?: number;
 }
 
 /**
@@ -41,6 +43,7 @@ export function buildBatches(
   opts: BuildBatchesOptions = {},
 ): WireBatch[] {
   const budget = maxBodyBytes - (opts.envelopeBytes ?? DEFAULT_ENVELOPE_BYTES);
+  const maxItems = opts.maxItems !== undefined && opts.maxItems >= 1 ? Math.floor(opts.maxItems) : Infinity;
   const withKeys = kind === 'events' && idempotencyKeys.length === items.length;
   const batches: WireBatch[] = [];
   let cur: string[] = [];
@@ -63,7 +66,7 @@ export function buildBatches(
       continue;
     }
     const added = cur.length === 0 ? size : size + 1; // the joining comma
-    if (curBytes + added > budget) {
+    if (curBytes + added > budget || cur.length >= maxItems) {
       flush();
       curBytes = size;
     } else {

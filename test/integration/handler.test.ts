@@ -76,6 +76,8 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     // A queue of 50 records and a backend that answers slowly: the SDK batch processor refuses most of a burst of 600.
     const h = handlerFor(url, { maxQueueSize: 50, maxExportBatchSize: 50, flushInterval: 0.05 });
     backend.faults.push({ kind: 'delay', ms: 150, times: 3 });
+    const batchIds: (string | null)[] = [];
+    backend.on('batch', (b: { record: { batchId: string | null } }) => batchIds.push(b.record.batchId));
     await h.start();
     const n = 600;
     const sends = [];
@@ -95,6 +97,8 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     // Each arrived once: the rescued ones went only to the queue, not also through the SDK.
     assert.equal(backend.stats.eventsReceived, n);
     assert.equal(backend.stats.duplicateEvents, 0);
+    // Queued batches (the rescued events among them) carry the protocol's batch id form, like live ones.
+    for (const id of batchIds) assert.match(String(id), /^\d+-[0-9a-f]{8}$/);
     await h.stop();
   });
 

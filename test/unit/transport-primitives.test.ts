@@ -335,6 +335,15 @@ describe('transport primitives', () => {
       assert.deepEqual(batches.flatMap((b) => b.idempotencyKeys), ['k0', 'k2']);
     });
 
+    it('caps the items per batch when asked, after the bytes', () => {
+      const items = Array.from({ length: 7 }, (_, i) => item(i, 10));
+      const keys = items.map((_, i) => `k${i}`);
+      const batches = buildBatches('events', items, keys, 100_000, 0, { maxItems: 3 });
+      assert.deepEqual(batches.map((b) => b.items.length), [3, 3, 1]);
+      assert.deepEqual(batches.flatMap((b) => b.idempotencyKeys), keys);
+      for (const b of batches) assert.match(b.batchId, /^\d+-[0-9a-f]{8}$/, 'the protocol batch id form');
+    });
+
     it('splits in halves with fresh batch ids', () => {
       const b = buildBatches('events', ['1', '2', '3', '4', '5'], ['a', 'b', 'c', 'd', 'e'], 10_000, 5)[0];
       const [l, r] = splitInHalves({ ...b, attempts: 2 });
