@@ -1,0 +1,56 @@
+/**
+ * The floor of the export path for any exporter that sends gzipped JSON
+ * behind the SDK's batch processor: what has to happen on the host before a
+ * single byte reaches the network. Measured on the records as the SDK hands
+ * them to an exporter (emitted through a LoggerProvider): our fast-path
+ * encoding of each record, the batch bodies written as bytes, and a
+ * synchronous gzip level 1 of each body. No HTTP, no backend.
+ */
+import { gzipSync } from 'node:zlib';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { encodeBatchBodyBytes } from '../../src/models/codec.js';
+import type { GuardLogRecord } from '../../src/otel/event-mapping.js';
+import { encodeGuardRecordInto } from '../../src/otel/record-encoder.js';
+import { createBatchLogRecordProcessor, createLoggerProvider } from '../../src/otel/sdk-compat.js';
+import { GZIP_LEVEL } from '../../src/transport/compression.js';
+import { buildBatches } from '../../src/transport/batch-builder.js';
+import { median, nowNs } from './timing.js';
+
+/** The records as an exporter receives them. */
+async function exportedRecords(records: GuardLogRecord[]): Promise<ReadableLogRecord[]> {
+  const got: ReadableLogRecord[] = [];
+  const capture: LogRecordExporter = {
+    export: (batch, done) => {
+      got.push(...batch);
+      done({ code: 0 });
+    },
+    forceFlush: async () => undefined,
+    shutdown: async () => undefined,
+  };
+  const processor = createBatchLogRecordProcessor(capture, { maxQueueSize: records.length + 1, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 });
+  const provider = createLoggerProvider({ processors: [processor] });
+  const logger = provider.getLogger('bench-export-floor');
+  for (const r of records) logger.emit(r as never);
+  await provider.forceFlush();
+  await provider.shutdown();
+  return got;
+}
+
+/** Median µs per event of encode + body + gzip over `rounds` passes. */
+export async function encodeAndGzipUs(records: GuardLogRecord[], rounds = 3): Promise<number> {
+  const exported = await exportedRecords(records);
+  const samples: number[] = [];
+  for (let r = 0; r < rounds + 1; r++) {
+    const t0 = nowNs();
+    const items: string[] = [];
+    const keys: string[] = [];
+    for (const rec of exported) encodeGuardRecordInto(rec, 65_536, items, keys);
+    for (const b of buildBatches('events', items, keys)) {
+      const body = encodeBatchBodyBytes({ projectId: 'bench', kind: 'events', items: b.items, batchId: b.batchId, createdAt: b.createdAt, agentVersion: 'bench', guardVersion: null, guardCoreVersion: null });
+      gzipSync(body, { level: GZIP_LEVEL });
+    }
+    if (items.length !== exported.length) throw new Error(`export floor: ${exported.length - items.length} record(s) left the fast path`);
+    if (r > 0) samples.push((nowNs() - t0) / 1000 / exported.length);
+  }
+  return median(samples);
+}
