@@ -188,7 +188,8 @@ describe('GuardAgentHandler as @guardcore/core\'s agentHandler (real dev backend
   it('initializeRedis(RedisManager-like) moves the fallback queue to Redis; events sent during an outage arrive once it ends', async () => {
     const client = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
     try {
-      agent = agentFor(backend.url, { projectId: `proj_guardcore_${process.pid}_${Date.now()}` });
+      // The outage fails a replay every 50 ms: a breaker open for the default 60 s could outlast the test.
+      agent = agentFor(backend.url, { projectId: `proj_guardcore_${process.pid}_${Date.now()}`, breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 } });
       await agent.start();
       await agent.initializeRedis({ getConnection: () => client });
       assert.equal(agent.getStats().queue.backend, 'redis');

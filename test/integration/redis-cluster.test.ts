@@ -517,6 +517,8 @@ describe('Redis Cluster (real 3-master cluster)', function () {
           durability: 'emit',
           instanceId,
           queue: { prefix: 'gh', leaseMs: 600, drainIntervalMs: 50 },
+          // The outage below fails a replay every 50 ms: a breaker open for the default 60 s would outlast the test.
+          breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 },
         },
         { env: {} },
       );
