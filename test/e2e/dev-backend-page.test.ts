@@ -181,6 +181,8 @@ describe('dev backend live page in headless Chromium', function () {
     assert.equal(byLabel.response_time.axis, 'y1');
     assert.equal(byLabel.response_time.points.length, 1);
     assert.ok(Math.abs((byLabel.response_time.points[0] as number) - 0.3) < 1e-9);
+    // The counters come with the stats message, which can trail the batch that fed the chart.
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('count-metrics')?.textContent === '5');
     assert.equal(await page.textContent('#count-metrics'), '5');
   });
 
