@@ -260,6 +260,9 @@ export class GuardPipeline {
     await this.writeRefused();
     if (left() > 0) await this.drainer.drainNow(deadline);
     await this.drainer.stop();
+    // Metrics recorded meanwhile (an instrumented server still serves) go out with one more collection; the
+    // reader's own last one, after the exporter has closed, is queued (GuardMetricExporter).
+    if (left() > 0) await withDeadline(this.metricReader.forceFlush(), deadline);
     // Past the deadline, what the SDK processor still holds goes straight to the queue (its shutdown exports it after ours).
     this.journalExporter.divertToQueue(this.directQueueOptions());
     // Exporters abort what is still in flight at their deadline and queue it.

@@ -107,12 +107,27 @@ export class Delivery {
 
   /** Sizes encoded items into batches by bytes (dropping, counted, any item too large alone) and delivers them. */
   deliverItems(kind: BatchKind, items: string[], idempotencyKeys: string[]): Promise<boolean> {
+    return this.deliver(this.batchesOf(kind, items, idempotencyKeys));
+  }
+
+  /**
+   * Puts encoded items straight into the queue, skipping the network: what
+   * an exporter is handed after its shutdown (a reader's last collection at
+   * stop) is kept for the drainer, or the next start on Redis, instead of
+   * being refused. True when every item was queued; what was not is counted.
+   */
+  async queueItems(kind: BatchKind, items: string[], idempotencyKeys: string[]): Promise<boolean> {
+    let ok = true;
+    for (const batch of this.batchesOf(kind, items, idempotencyKeys)) ok = (await this.enqueue(batch)) && ok;
+    return ok;
+  }
+
+  private batchesOf(kind: BatchKind, items: string[], idempotencyKeys: string[]): WireBatch[] {
     const budget = this.transport.batchBudget?.(kind);
-    const batches = buildBatches(kind, items, idempotencyKeys, budget?.limit ?? this.maxBodyBytes, Date.now(), {
+    return buildBatches(kind, items, idempotencyKeys, budget?.limit ?? this.maxBodyBytes, Date.now(), {
       ...(budget ? { envelopeBytes: budget.envelopeBytes } : {}),
       onTooLarge: (n) => this.drop('too_large', n),
     });
-    return this.deliver(batches);
   }
 
   /**

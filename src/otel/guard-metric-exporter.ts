@@ -62,10 +62,6 @@ export class GuardMetricExporter implements PushMetricExporter {
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     this.exportCalls++;
-    if (this.delivery.isClosed) {
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error('GuardMetricExporter is shut down') });
-      return;
-    }
     let items: string[];
     try {
       const records = resourceMetricsToSecurityMetrics(metrics, this.mappingStats, this.cumulative);
@@ -81,7 +77,9 @@ export class GuardMetricExporter implements PushMetricExporter {
       return resultCallback({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
     }
     if (items.length === 0) return resultCallback({ code: ExportResultCode.SUCCESS });
-    void this.delivery.deliverItems('metrics', items, []).then((ok) =>
+    // After shutdown (the reader's last collection at stop) the network is closed: the queue keeps them.
+    const handled = this.delivery.isClosed ? this.delivery.queueItems('metrics', items, []) : this.delivery.deliverItems('metrics', items, []);
+    void handled.then((ok) =>
       resultCallback(ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error('some metrics could be neither delivered nor queued') }),
     );
   }

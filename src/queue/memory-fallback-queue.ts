@@ -64,6 +64,11 @@ export class MemoryFallbackQueue implements FallbackQueue {
   }
 
   async enqueue(batch: WireBatch): Promise<void> {
+    if (this.closed) {
+      // Its contents were already counted at close; a late batch would vanish uncounted.
+      countDrop(this.dropped, 'agent_stopped', batch.items.length);
+      return;
+    }
     this.push(batch);
   }
 

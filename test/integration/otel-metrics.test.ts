@@ -105,4 +105,20 @@ describe('OTel metric pipeline against the dev backend', () => {
     assert.equal(await drainer.drainNow(Date.now() + 3000), true);
     assert.deepEqual((backend.metrics as Wire[]).map((m) => [m.metric_type, m.value]).sort(), [['request_count', 1], ['threat_level', 4]]);
   });
+
+  it("after its shutdown, a reader's last collection goes to the queue instead of being refused", async () => {
+    const { reader, instruments, queue, exporter } = pipeline();
+    await exporter.shutdown(1000);
+    // Recorded while a stop was under way: the reader's shutdown collects it after the exporter closed.
+    instruments.record({ metricType: 'request_count', value: 2, tags: { endpoint: '/late' } });
+    await reader.forceFlush();
+    assert.equal(queue.stats().depthItems, 1, 'kept for the drainer (or the next start, on Redis)');
+    assert.equal(exporter.getStats().metricsQueued, 1);
+    assert.equal(backend.metrics.length, 0, 'no network after shutdown');
+    // Once the queue itself has closed, a late batch is counted, not silently kept.
+    await queue.close();
+    instruments.record({ metricType: 'request_count', value: 1, tags: { endpoint: '/later' } });
+    await reader.forceFlush();
+    assert.equal(queue.stats().dropped.agent_stopped, 1);
+  });
 });
