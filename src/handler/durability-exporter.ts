@@ -86,6 +86,18 @@ export class JournalSettlingExporter implements LogRecordExporter {
     diag.error(`guard-agent: ${r.unqueued} event(s) refused by the full SDK queue could not be queued either: ${r.error.message}`);
   }
 
+  /**
+   * Queues already-encoded events (held past the pre-start cap, they never
+   * reached the SDK), skipping the network. Counted with the SDK's refusals.
+   */
+  async queueEncoded(items: string[], keys: string[], d: DivertOptions): Promise<void> {
+    const r = await this.enqueueItems(items, keys, d);
+    this.refusedQueued += r.queued;
+    if (!r.error) return;
+    this.refusedLost += r.unqueued;
+    diag.error(`guard-agent: ${r.unqueued} held event(s) could not be queued: ${r.error.message}`);
+  }
+
   /** How many events went into the queue, and (on a queue error) how many did not. */
   private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<{ queued: number; unqueued: number; error?: Error }> {
     const items: string[] = [];
@@ -100,6 +112,10 @@ export class JournalSettlingExporter implements LogRecordExporter {
         diag.error(`guard-agent: could not encode a security event at shutdown: ${(err as Error).message}`);
       }
     }
+    return this.enqueueItems(items, keys, d);
+  }
+
+  private async enqueueItems(items: string[], keys: string[], d: DivertOptions): Promise<{ queued: number; unqueued: number; error?: Error }> {
     let queued = 0;
     try {
       // Sized like live batches (bytes, then items), with protocol batch ids.

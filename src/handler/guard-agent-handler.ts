@@ -347,10 +347,21 @@ export class GuardAgentHandler {
 
   private hold(p: Pending): void {
     if (this.preStart.length >= MAX_PRE_START) {
-      this.preStart.shift();
-      this.drop('sdk_queue_full');
+      const oldest = this.preStart.shift()!;
+      // The oldest event goes to the fallback queue instead (the drainer delivers it); a metric sample is dropped, counted.
+      if (!(oldest.kind === 'event' && this.queueHeld(oldest.event))) this.drop('sdk_queue_full');
     }
     this.preStart.push(p);
+  }
+
+  private queueHeld(event: SecurityEvent): boolean {
+    try {
+      const json = encodeEvent(event, { maxEventBytes: this.config.maxEventBytes, stats: this.pipeline.codecStats });
+      return this.pipeline.queueHeldEvent(json, event.idempotencyKey);
+    } catch (err) {
+      diag.error(`guard-agent: could not queue a held security event: ${(err as Error).message}`);
+      return false;
+    }
   }
 
   private drop(reason: DropReason | 'invalid'): void {

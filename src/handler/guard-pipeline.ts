@@ -83,6 +83,9 @@ export class GuardPipeline {
   private probe = new QueueFullProbe();
   /** Guard records the SDK queue refused, on their way to the fallback queue (written every tick). */
   private refused: ReadWriteLogRecord[] = [];
+  /** Encoded events that never reached the SDK (held past the pre-start cap), on their way there too. */
+  private heldItems: string[] = [];
+  private heldKeys: string[] = [];
   private refusedWrite: Promise<void> = Promise.resolve();
   private refusedScheduled = false;
   private maxQueueSize: number;
@@ -153,23 +156,43 @@ export class GuardPipeline {
   private takeRefused(record: ReadWriteLogRecord): boolean {
     if (this.queueClosed) return false;
     this.refused.push(record);
-    if (!this.refusedScheduled) {
-      this.refusedScheduled = true;
-      setImmediate(() => {
-        this.refusedScheduled = false;
-        void this.writeRefused();
-      });
-    }
+    this.scheduleRefusedWrite();
     return true;
   }
 
-  /** Queues what the SDK refused so far, after any write in progress (one at a time, in order). */
+  /**
+   * An event the handler held for NodeSDK past its cap (the SDK never saw
+   * it), as its wire JSON: it goes to the fallback queue the same way.
+   * False (the caller counts it lost) once the queue has closed.
+   */
+  queueHeldEvent(json: string, idempotencyKey: string): boolean {
+    if (this.queueClosed) return false;
+    this.heldItems.push(json);
+    this.heldKeys.push(idempotencyKey);
+    this.scheduleRefusedWrite();
+    return true;
+  }
+
+  private scheduleRefusedWrite(): void {
+    if (this.refusedScheduled) return;
+    this.refusedScheduled = true;
+    setImmediate(() => {
+      this.refusedScheduled = false;
+      void this.writeRefused();
+    });
+  }
+
+  /** Queues what the SDK refused (and what was held past its cap) so far, after any write in progress (one at a time, in order). */
   private writeRefused(): Promise<void> {
     this.refusedWrite = this.refusedWrite.then(async () => {
       const records = this.refused;
-      if (records.length === 0) return;
+      const items = this.heldItems;
+      const keys = this.heldKeys;
       this.refused = [];
-      await this.journalExporter.queueRefused(records, this.directQueueOptions());
+      this.heldItems = [];
+      this.heldKeys = [];
+      if (items.length > 0) await this.journalExporter.queueEncoded(items, keys, this.directQueueOptions());
+      if (records.length > 0) await this.journalExporter.queueRefused(records, this.directQueueOptions());
     }).catch((err: unknown) => {
       // queueRefused never rejects; if it ever did, the next write must still run.
       diag.error('guard-agent: queueing records refused by the SDK queue failed unexpectedly', err);
@@ -183,9 +206,9 @@ export class GuardPipeline {
     return { queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: budget.limit, envelopeBytes: budget.envelopeBytes, maxBatchItems: this.maxExportBatchSize };
   }
 
-  /** Guard records the SDK queue refused: queued instead (rescued) and lost (the queue refused them too). */
+  /** Events the SDK queue refused or the pre-start hold could not keep: queued instead (rescued), and lost (the queue refused them too). */
   refusedStats(): { queued: number; lost: number; pending: number } {
-    return { queued: this.journalExporter.refusedQueued, lost: this.journalExporter.refusedLost, pending: this.refused.length };
+    return { queued: this.journalExporter.refusedQueued, lost: this.journalExporter.refusedLost, pending: this.refused.length + this.heldItems.length };
   }
 
   /** Starts replaying queued batches (and, in 'emit' mode, journals left by a crash) in the background. */

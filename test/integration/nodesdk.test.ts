@@ -230,6 +230,21 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 0);
   });
 
+  it('past the 10,000 held before sdk.start(), the oldest events go to the fallback queue and still arrive', async () => {
+    guard = setupFor(backend.url, receiver.url);
+    const n = 10_050;
+    for (let i = 0; i < n; i++) void guard.handler.sendEvent({ eventType: 'rate_limited', ipAddress: '10.3.0.1', reason: `held ${i}` });
+    assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 10_000);
+    sdk = startSdk(guard);
+    await guard.shutdown(10_000);
+    const got = new Set(backend.events.map((e) => String(e.reason)).filter((r) => r.startsWith('held ')));
+    assert.equal(got.size, n, `all ${n} arrived`);
+    for (let i = 0; i < 50; i++) assert.ok(got.has(`held ${i}`), `the oldest (${i}) went through the queue`);
+    const stats = guard.handler.getStats();
+    assert.equal(stats.sdkQueueRescued, 50);
+    assert.equal(stats.dropped.atIngest.sdk_queue_full ?? 0, 0);
+  });
+
   it('a standalone handler beside a guardAgent() in NodeSDK: each ships only its own events', async () => {
     const other = new DevBackend({ apiKeys: [KEY] });
     await other.start();
