@@ -14,7 +14,6 @@
  */
 import { diag } from '@opentelemetry/api';
 import { InstrumentType, type AggregationTemporality, type MetricProducer } from '@opentelemetry/sdk-metrics';
-import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { AgentConfig } from '../config-types.js';
 import { newCodecStats, type CodecStats } from '../models/index.js';
 import { ForwardingLogExporter } from '../otel/forwarding-log-exporter.js';
@@ -31,6 +30,7 @@ import { MemoryFallbackQueue } from '../queue/memory-fallback-queue.js';
 import { SwitchableQueue } from '../queue/switchable-queue.js';
 import { HTTPTransport, type HTTPTransportOptions } from '../transport/index.js';
 import { JournalSettlingExporter, type DivertOptions } from './durability-exporter.js';
+import { OverflowToQueue, type OverflowStats } from './overflow-to-queue.js';
 import { DurabilityJournal } from './durability-journal.js';
 
 /**
@@ -40,7 +40,7 @@ import { DurabilityJournal } from './durability-journal.js';
  * NEWEST records silently when full. 16384 records hold a burst of ~16k
  * events per flush interval, at about 1.2 KB of heap each (bench/memory.ts:
  * ~20 MB when full); guard records beyond it go to the fallback queue
- * (`takeRefused`), other records are counted lost (`sdkQueueDropped`).
+ * (OverflowToQueue), other records are counted lost (`sdkQueueDropped`).
  */
 export const DEFAULT_MAX_QUEUE_SIZE = 16_384;
 /** Records per export; batches are then split by bytes to stay under the body cap. */
@@ -81,19 +81,12 @@ export class GuardPipeline {
   private readonly exported = new ExportedRecordCounter();
   /** The current batch processor's self-observability: exact queue-full drops and queue depth. */
   private probe = new QueueFullProbe();
-  /** Guard records the SDK queue refused, on their way to the fallback queue (written every tick). */
-  private refused: ReadWriteLogRecord[] = [];
-  /** Encoded events that never reached the SDK (held past the pre-start cap), on their way there too. */
-  private heldItems: string[] = [];
-  private heldKeys: string[] = [];
-  private refusedWrite: Promise<void> = Promise.resolve();
-  private refusedScheduled = false;
+  /** What did not fit the SDK's queue (or the handler's pre-start hold), on its way to the fallback queue. */
+  private readonly overflow: OverflowToQueue;
   private maxQueueSize: number;
   private maxExportBatchSize: number;
   private flushIntervalMs: number;
   private closed = false;
-  /** Set just before the queue closes: from then on nothing can be rescued into it. */
-  private queueClosed = false;
 
   constructor(config: AgentConfig, options: PipelineOptions = {}) {
     this.transport = new HTTPTransport(config, options.transport);
@@ -107,6 +100,7 @@ export class GuardPipeline {
       receivedCounter: this.exported,
     });
     this.journalExporter = new JournalSettlingExporter(this.logExporter);
+    this.overflow = new OverflowToQueue(this.journalExporter, () => this.directQueueOptions());
     this.durability = config.durability;
     this.maxEventBytes = config.maxEventBytes;
     this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
@@ -116,7 +110,7 @@ export class GuardPipeline {
     this.logProcessor = new GuardLogRecordProcessor({
       inner: this.newBatchProcessor(this.probe),
       probe: this.probe,
-      onQueueFull: (record) => this.takeRefused(record),
+      onQueueFull: (record) => this.overflow.takeRecord(record),
       exported: this.exported,
       maxQueueSize: this.maxQueueSize,
       spanEvents: options.spanEvents ?? true,
@@ -147,57 +141,12 @@ export class GuardPipeline {
   }
 
   /**
-   * A guard record the SDK queue refused (a burst larger than maxQueueSize
-   * within one export): it goes to the fallback queue instead of being lost,
-   * and the drainer delivers it. Held at most one tick, coalesced, so a burst
-   * costs one queue write per tick, not one per record. Refuses (the record
-   * is then counted lost) only once the queue has closed.
-   */
-  private takeRefused(record: ReadWriteLogRecord): boolean {
-    if (this.queueClosed) return false;
-    this.refused.push(record);
-    this.scheduleRefusedWrite();
-    return true;
-  }
-
-  /**
    * An event the handler held for NodeSDK past its cap (the SDK never saw
-   * it), as its wire JSON: it goes to the fallback queue the same way.
-   * False (the caller counts it lost) once the queue has closed.
+   * it), as its wire JSON: it goes to the fallback queue. False (the caller
+   * counts it lost) once the queue has closed.
    */
   queueHeldEvent(json: string, idempotencyKey: string): boolean {
-    if (this.queueClosed) return false;
-    this.heldItems.push(json);
-    this.heldKeys.push(idempotencyKey);
-    this.scheduleRefusedWrite();
-    return true;
-  }
-
-  private scheduleRefusedWrite(): void {
-    if (this.refusedScheduled) return;
-    this.refusedScheduled = true;
-    setImmediate(() => {
-      this.refusedScheduled = false;
-      void this.writeRefused();
-    });
-  }
-
-  /** Queues what the SDK refused (and what was held past its cap) so far, after any write in progress (one at a time, in order). */
-  private writeRefused(): Promise<void> {
-    this.refusedWrite = this.refusedWrite.then(async () => {
-      const records = this.refused;
-      const items = this.heldItems;
-      const keys = this.heldKeys;
-      this.refused = [];
-      this.heldItems = [];
-      this.heldKeys = [];
-      if (items.length > 0) await this.journalExporter.queueEncoded(items, keys, this.directQueueOptions());
-      if (records.length > 0) await this.journalExporter.queueRefused(records, this.directQueueOptions());
-    }).catch((err: unknown) => {
-      // queueRefused never rejects; if it ever did, the next write must still run.
-      diag.error('guard-agent: queueing records refused by the SDK queue failed unexpectedly', err);
-    });
-    return this.refusedWrite;
+    return this.overflow.takeEncoded(json, idempotencyKey);
   }
 
   private directQueueOptions(): DivertOptions {
@@ -207,8 +156,8 @@ export class GuardPipeline {
   }
 
   /** Events the SDK queue refused or the pre-start hold could not keep: queued instead (rescued), and lost (the queue refused them too). */
-  refusedStats(): { queued: number; lost: number; pending: number } {
-    return { queued: this.journalExporter.refusedQueued, lost: this.journalExporter.refusedLost, pending: this.refused.length + this.heldItems.length };
+  refusedStats(): OverflowStats {
+    return this.overflow.stats();
   }
 
   /** Starts replaying queued batches (and, in 'emit' mode, journals left by a crash) in the background. */
@@ -262,7 +211,7 @@ export class GuardPipeline {
 
   /** Exports what the SDK holds and replays the queue, within `deadline` (epoch ms). */
   async flush(deadline: number): Promise<void> {
-    await withDeadline(Promise.all([this.logProcessor.forceFlush(), this.metricReader.forceFlush(), this.writeRefused()]), deadline);
+    await withDeadline(Promise.all([this.logProcessor.forceFlush(), this.metricReader.forceFlush(), this.overflow.write()]), deadline);
     if (Date.now() < deadline) await this.drainer.drainNow(deadline);
   }
 
@@ -280,7 +229,7 @@ export class GuardPipeline {
     await withDeadline(this.logProcessor.forceFlush(), deadline);
     await withDeadline(this.metricReader.forceFlush(), deadline);
     // What the SDK refused goes to the queue before the drain and whatever the deadline: a queue write is local and bounded.
-    await this.writeRefused();
+    await this.overflow.write();
     if (left() > 0) await this.drainer.drainNow(deadline);
     await this.drainer.stop();
     // Metrics recorded meanwhile (an instrumented server still serves) go out with one more collection; the
@@ -292,8 +241,8 @@ export class GuardPipeline {
     await Promise.all([this.logExporter.shutdown(left()), this.metricExporter.shutdown(left())]);
     await withDeadline(Promise.all([this.logProcessor.shutdown(), this.metricReader.shutdown()]), Date.now() + 1000);
     // Nothing is taken from now on; what was refused until here (the processor's own shutdown flush included) is queued.
-    this.queueClosed = true;
-    await this.writeRefused();
+    this.overflow.close();
+    await this.overflow.write();
     // Settled journal entries are removed before the queue closes the Redis connection they share.
     await this.journal?.close(Math.max(deadline, Date.now() + 500));
     await this.queue.close();
