@@ -112,11 +112,21 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
     // Exactly this record was refused.
     this.dropped++;
     if (guard) this.guardDropped++;
-    if (guard && this.onQueueFull?.(record) === true) {
+    if (guard && this.takeOver(record)) {
       this.rescued++;
       return;
     }
     this.warnDrops();
+  }
+
+  /** Hands a refused guard record to `onQueueFull`; this runs inside the app's `emit`, so it never throws. */
+  private takeOver(record: ReadWriteLogRecord): boolean {
+    try {
+      return this.onQueueFull?.(record) === true;
+    } catch (err) {
+      diag.error('guard-agent: could not take over a record the SDK queue refused', err);
+      return false;
+    }
   }
 
   private warnDrops(): void {
