@@ -79,11 +79,7 @@ export class JournalSettlingExporter implements LogRecordExporter {
 
   /** Queues guard records the SDK processor refused (its queue was full), skipping the network. Never rejects. */
   async queueRefused(records: ReadableLogRecord[], d: DivertOptions): Promise<void> {
-    const r = await this.queueDirectly(records, d);
-    this.refusedQueued += r.queued;
-    if (!r.error) return;
-    this.refusedLost += r.unqueued;
-    diag.error(`guard-agent: ${r.unqueued} event(s) refused by the full SDK queue could not be queued either: ${r.error.message}`);
+    this.countRefused(await this.queueDirectly(records, d), 'refused by the full SDK queue');
   }
 
   /**
@@ -91,11 +87,14 @@ export class JournalSettlingExporter implements LogRecordExporter {
    * reached the SDK), skipping the network. Counted with the SDK's refusals.
    */
   async queueEncoded(items: string[], keys: string[], d: DivertOptions): Promise<void> {
-    const r = await this.enqueueItems(items, keys, d);
+    this.countRefused(await this.enqueueItems(items, keys, d), 'held for NodeSDK past the cap');
+  }
+
+  private countRefused(r: { queued: number; unqueued: number; error?: Error }, what: string): void {
     this.refusedQueued += r.queued;
     if (!r.error) return;
     this.refusedLost += r.unqueued;
-    diag.error(`guard-agent: ${r.unqueued} held event(s) could not be queued: ${r.error.message}`);
+    diag.error(`guard-agent: ${r.unqueued} event(s) ${what} could not be queued either: ${r.error.message}`);
   }
 
   /** How many events went into the queue, and (on a queue error) how many did not. */
@@ -109,7 +108,7 @@ export class JournalSettlingExporter implements LogRecordExporter {
         items.push(encodeEvent(ev, { maxEventBytes: d.maxEventBytes }));
         keys.push(ev.idempotencyKey);
       } catch (err) {
-        diag.error(`guard-agent: could not encode a security event at shutdown: ${(err as Error).message}`);
+        diag.error(`guard-agent: could not encode a security event for the fallback queue: ${(err as Error).message}`);
       }
     }
     return this.enqueueItems(items, keys, d);

@@ -484,7 +484,7 @@ export class GuardAgentHandler {
     const drain = this.pipeline.drainer.getStats();
     const q = this.pipeline.queue.stats();
     const sdk = this.pipeline.logProcessor.getStats();
-    // Guard records the full SDK queue refused go to the fallback queue instead; `lost` ones the queue refused too.
+    // Events that did not fit the SDK queue (or the pre-start hold) go to the fallback queue instead; `lost` ones the queue refused too.
     const refused = this.pipeline.refusedStats();
     const sumDrops = (d: Partial<Record<string, number>>) => Object.values(d).reduce((a: number, b) => a + (b ?? 0), 0);
     return {
@@ -577,7 +577,7 @@ export class GuardAgentHandler {
         replay: t.drain.dropped,
       },
       pendingBeforeSdkStart: this.preStart.length,
-      /** Guard events the full SDK queue refused that went to the fallback queue instead of being lost. */
+      /** Guard events that did not fit the SDK queue (or the pre-start hold) and went to the fallback queue instead of being lost. */
       sdkQueueRescued: t.refused.queued,
       sdk: t.sdk,
       logExporter: t.log,
