@@ -9,7 +9,7 @@
  *   already encoded.
  *
  * Both are coalesced: held at most one tick, then written in one go, so a
- * burst costs one queue write per tick, not one per record. Writes run one
+ * burst is queued once per tick, not record by record. Writes run one
  * at a time, in order. Nothing is taken once `close()` was called (the
  * caller then counts the event lost); `write()` empties what was taken.
  */
