@@ -8,7 +8,8 @@
  */
 import { gzipSync } from 'node:zlib';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { encodeBatchBodyBytes } from '../../src/models/codec.js';
+import { encodeBatchBody, encodeBatchBodyBytes } from '../../src/models/codec.js';
+import type { BatchEnvelope } from '../../src/models/event-batch.js';
 import type { GuardLogRecord } from '../../src/otel/event-mapping.js';
 import { encodeGuardRecordInto } from '../../src/otel/record-encoder.js';
 import { createBatchLogRecordProcessor, createLoggerProvider } from '../../src/otel/sdk-compat.js';
@@ -53,4 +54,38 @@ export async function encodeAndGzipUs(records: GuardLogRecord[], rounds = 3): Pr
     if (r > 0) samples.push((nowNs() - t0) / 1000 / exported.length);
   }
   return median(samples);
+}
+
+/**
+ * The batch body two ways, on the same encoded records: joined into one
+ * string and encoded (`Buffer.from(encodeBatchBody(b))`, the way before) and
+ * written item by item into one buffer (`encodeBatchBodyBytes`, the way now).
+ * Median µs per event of each over `rounds` passes, interleaved.
+ */
+export async function bodyBuildUs(records: GuardLogRecord[], rounds = 5): Promise<{ joined: number; written: number }> {
+  const exported = await exportedRecords(records);
+  const items: string[] = [];
+  const keys: string[] = [];
+  for (const rec of exported) encodeGuardRecordInto(rec, 65_536, items, keys);
+  const envelopes: BatchEnvelope[] = buildBatches('events', items, keys).map((b) => ({
+    projectId: 'bench', kind: 'events', items: b.items, batchId: b.batchId, createdAt: b.createdAt, agentVersion: 'bench', guardVersion: null, guardCoreVersion: null,
+  }));
+  const time = (build: (b: BatchEnvelope) => Buffer): number => {
+    const t0 = nowNs();
+    let bytes = 0;
+    for (const b of envelopes) bytes += build(b).length;
+    if (bytes === 0) throw new Error('body build: nothing built');
+    return (nowNs() - t0) / 1000 / items.length;
+  };
+  const joined: number[] = [];
+  const written: number[] = [];
+  for (let r = 0; r < rounds + 1; r++) {
+    const j = time((b) => Buffer.from(encodeBatchBody(b), 'utf8'));
+    const w = time((b) => encodeBatchBodyBytes(b));
+    if (r > 0) {
+      joined.push(j);
+      written.push(w);
+    }
+  }
+  return { joined: median(joined), written: median(written) };
 }
