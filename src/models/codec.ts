@@ -155,9 +155,10 @@ const COMMA = 0x2c;
 /**
  * `Buffer.from(encodeBatchBody(b), 'utf8')`, byte for byte, written straight
  * into one buffer. Joining a few hundred items into one string and then
- * encoding it measured about 6x slower than writing each item in place
- * (about 1.4 against 0.25 µs per 580-byte event, Node 20): the joined string
- * is built, flattened and copied again, where this copies each item once.
+ * encoding it measured about 4x slower than writing each item in place
+ * (bench/export-path.ts prints both: 1.62 against 0.43 µs per 580-byte event
+ * in one run, Node 20): the joined string is built, flattened and copied
+ * again, where this copies each item once.
  */
 export function encodeBatchBodyBytes(b: BatchEnvelope): Buffer {
   const { head, tail } = envelopeParts(b);
