@@ -245,6 +245,23 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     assert.equal(stats.dropped.atIngest.sdk_queue_full ?? 0, 0);
   });
 
+  it('requests an instrumented server answers while stop() replays the queue are still counted and delivered', async () => {
+    guard = setupFor(backend.url, receiver.url, { flushInterval: 60 });
+    sdk = startSdk(guard);
+    // The stop's first export fails once (queued), and its replay is slow: the stop is busy replaying for 600 ms.
+    backend.faults.push({ kind: 'status', status: 503, times: 1 }, { kind: 'delay', ms: 600, times: 1 });
+    await guard.handler.sendEvent({ eventType: 'ip_banned', ipAddress: '10.4.0.1', reason: 'queued at stop' });
+    const stopping = guard.shutdown(5000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await get(`${appUrl}/late`), 200, 'the app still serves while the agent stops');
+    await stopping;
+    await sdk.shutdown();
+    sdk = undefined;
+    assert.ok(backend.events.some((e) => e.reason === 'queued at stop'), 'the replay delivered the queued event');
+    const late = backend.metrics.filter((m) => m.metric_type === 'request_count' && (m.tags as Record<string, string>).endpoint === '/late');
+    assert.equal(late.reduce((a, m) => a + Number(m.value), 0), 1, 'the request during the stop was collected once more and delivered');
+  });
+
   it('a standalone handler beside a guardAgent() in NodeSDK: each ships only its own events', async () => {
     const other = new DevBackend({ apiKeys: [KEY] });
     await other.start();
