@@ -45,7 +45,7 @@ import { createBatchLogRecordProcessor, createLoggerProvider } from '../src/otel
 import { OtlpReceiver } from '../src/otlp-receiver/index.js';
 import { HTTPTransport } from '../src/transport/http-transport.js';
 import { makeEventInputs } from './lib/events.js';
-import { bodyBuildUs, encodeAndGzipUs } from './lib/export-floor.js';
+import { bodyBuildUs, encodeAndGzipUs, encodeUs } from './lib/export-floor.js';
 import { type BenchResult, figure } from './lib/figures.js';
 import { isMain } from './lib/main-guard.js';
 import { MinimalSink } from './lib/sink.js';
@@ -168,6 +168,8 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
   const encodeGzipUs = await encodeAndGzipUs(records);
   const floorUs = emitUs + encodeGzipUs;
   console.log(`  floor before the network: emit ${emitUs.toFixed(2)} + encode and gzip ${encodeGzipUs.toFixed(2)} = ${floorUs.toFixed(2)} µs/event, ${(floorUs / m.otlp).toFixed(2)}x of OTLP's total (the target is 0.33x)`);
+  const enc = await encodeUs(records);
+  console.log(`  encoding alone: ${enc.plain.toFixed(2)} µs/event outside a span, ${enc.inSpan.toFixed(2)} inside one (trace ids added to the metadata)`);
   const body = await bodyBuildUs(records);
   console.log(`  batch body: joined into a string then encoded ${body.joined.toFixed(2)}, written item by item into one buffer ${body.written.toFixed(2)} µs/event`);
   const target = { op: '<=' as const, value: 0.333 };
@@ -184,6 +186,8 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
       figure('export.emit_us', 'export: the emit loop alone (both sides)', emitUs, 'µs/event'),
       figure('export.ratio_after_emit', 'export: ours / OTLP after the emit (minimal sink)', oursExport / otlpExport, 'x'),
       figure('export.encode_gzip_us', 'export: encode + gzip alone (no network)', encodeGzipUs, 'µs/event'),
+      figure('export.encode_us', 'export: encoding alone, outside a span', enc.plain, 'µs/event'),
+      figure('export.encode_in_span_us', 'export: encoding alone, inside a span', enc.inSpan, 'µs/event'),
       figure('export.body_joined_us', 'export: batch body joined then encoded', body.joined, 'µs/event'),
       figure('export.body_written_us', 'export: batch body written into one buffer', body.written, 'µs/event'),
       figure('export.floor_ratio', 'export: floor (emit + encode + gzip) / OTLP total', floorUs / m.otlp, 'x', { note: 'no exporter of gzipped JSON goes below this' }),

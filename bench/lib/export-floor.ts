@@ -7,6 +7,7 @@
  * synchronous gzip level 1 of each body. No HTTP, no backend.
  */
 import { gzipSync } from 'node:zlib';
+import { context, trace } from '@opentelemetry/api';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { encodeBatchBody, encodeBatchBodyBytes } from '../../src/models/codec.js';
 import type { BatchEnvelope } from '../../src/models/event-batch.js';
@@ -17,8 +18,8 @@ import { GZIP_LEVEL } from '../../src/transport/compression.js';
 import { buildBatches } from '../../src/transport/batch-builder.js';
 import { median, nowNs } from './timing.js';
 
-/** The records as an exporter receives them. */
-async function exportedRecords(records: GuardLogRecord[]): Promise<ReadableLogRecord[]> {
+/** The records as an exporter receives them; with `inSpan`, emitted inside a sampled span (as in an instrumented request). */
+async function exportedRecords(records: GuardLogRecord[], inSpan = false): Promise<ReadableLogRecord[]> {
   const got: ReadableLogRecord[] = [];
   const capture: LogRecordExporter = {
     export: (batch, done) => {
@@ -31,7 +32,8 @@ async function exportedRecords(records: GuardLogRecord[]): Promise<ReadableLogRe
   const processor = createBatchLogRecordProcessor(capture, { maxQueueSize: records.length + 1, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 });
   const provider = createLoggerProvider({ processors: [processor] });
   const logger = provider.getLogger('bench-export-floor');
-  for (const r of records) logger.emit(r as never);
+  const ctx = inSpan ? trace.setSpanContext(context.active(), { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 }) : undefined;
+  for (const r of records) logger.emit((ctx ? { ...r, context: ctx } : r) as never);
   await provider.forceFlush();
   await provider.shutdown();
   return got;
@@ -88,4 +90,25 @@ export async function bodyBuildUs(records: GuardLogRecord[], rounds = 5): Promis
     }
   }
   return { joined: median(joined), written: median(written) };
+}
+
+/**
+ * The fast-path encoding alone, median µs per event: records emitted outside
+ * a span, and the same records emitted inside one (their metadata then gains
+ * `trace_id` and `span_id`, which costs a copy of the metadata map).
+ */
+export async function encodeUs(records: GuardLogRecord[], rounds = 5): Promise<{ plain: number; inSpan: number }> {
+  const sets = { plain: await exportedRecords(records), inSpan: await exportedRecords(records, true) };
+  const samples: { plain: number[]; inSpan: number[] } = { plain: [], inSpan: [] };
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const k of ['plain', 'inSpan'] as const) {
+      const items: string[] = [];
+      const t0 = nowNs();
+      for (const rec of sets[k]) encodeGuardRecordInto(rec, 65_536, items, []);
+      const us = (nowNs() - t0) / 1000 / sets[k].length;
+      if (items.length !== sets[k].length) throw new Error(`encode: ${sets[k].length - items.length} record(s) left the fast path`);
+      if (r > 0) samples[k].push(us);
+    }
+  }
+  return { plain: median(samples.plain), inSpan: median(samples.inSpan) };
 }

@@ -159,6 +159,11 @@ function wireMetadata(raw: unknown, rec: LogRecordLike): Readonly<Record<string,
   const hasTrace = 'trace_id' in obj;
   const hasSpan = 'span_id' in obj;
   if (hasTrace && hasSpan) return obj;
-  // A copy: the record's own attribute map is never changed.
-  return { ...obj, ...(hasTrace ? {} : { trace_id: span.traceId }), ...(hasSpan ? {} : { span_id: span.spanId }) };
+  // A copy: the record's own attribute map is never changed. Object.assign and two plain stores: an
+  // object spread with conditional spreads made encoding inside a span 5.9-6.1 µs/event against
+  // 4.3-4.5 (bench/export-path.ts, "encoding alone").
+  const out: Record<string, unknown> = Object.assign({}, obj);
+  if (!hasTrace) out.trace_id = span.traceId;
+  if (!hasSpan) out.span_id = span.spanId;
+  return out;
 }
