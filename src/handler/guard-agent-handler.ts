@@ -31,11 +31,11 @@ import {
   type SecurityMetricInput,
 } from '../models/index.js';
 import { securityEventToLogRecord } from '../otel/event-mapping.js';
-import { GuardInstruments } from '../otel/guard-instruments.js';
+import { GuardInstruments, sampleAsRecord } from '../otel/guard-instruments.js';
 import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
-import { encodeEvent } from '../models/codec.js';
+import { encodeEvent, encodeMetric } from '../models/codec.js';
 import { toJsonText } from '../models/json-safe.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
 import { clientFromHandler, createFailFastClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
@@ -348,18 +348,23 @@ export class GuardAgentHandler {
   private hold(p: Pending): void {
     if (this.preStart.length >= MAX_PRE_START) {
       const oldest = this.preStart.shift()!;
-      // The oldest event goes to the fallback queue instead (the drainer delivers it); a metric sample is dropped, counted.
-      if (!(oldest.kind === 'event' && this.queueHeld(oldest.event))) this.drop('sdk_queue_full');
+      // The oldest item goes to the fallback queue instead (the drainer delivers it); only what it refuses is dropped, counted.
+      if (!this.queueHeld(oldest)) this.drop('sdk_queue_full');
     }
     this.preStart.push(p);
   }
 
-  private queueHeld(event: SecurityEvent): boolean {
+  private queueHeld(p: Pending): boolean {
     try {
-      const json = encodeEvent(event, { maxEventBytes: this.config.maxEventBytes, stats: this.pipeline.codecStats });
-      return this.pipeline.queueHeldEvent(json, event.idempotencyKey);
+      if (p.kind === 'metric') {
+        const record = sampleAsRecord(p.metric);
+        // A negative count: the instruments would have ignored it too.
+        return record === null || this.pipeline.queueHeldMetric(encodeMetric(record));
+      }
+      const json = encodeEvent(p.event, { maxEventBytes: this.config.maxEventBytes, stats: this.pipeline.codecStats });
+      return this.pipeline.queueHeldEvent(json, p.event.idempotencyKey);
     } catch (err) {
-      diag.error(`guard-agent: could not queue a held security event: ${(err as Error).message}`);
+      diag.error(`guard-agent: could not queue a held ${p.kind === 'metric' ? 'metric sample' : 'security event'}: ${(err as Error).message}`);
       return false;
     }
   }

@@ -100,10 +100,10 @@ export class GuardPipeline {
       receivedCounter: this.exported,
     });
     this.journalExporter = new JournalSettlingExporter(this.logExporter);
-    this.overflow = new OverflowToQueue(this.journalExporter, () => this.directQueueOptions());
+    this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
+    this.overflow = new OverflowToQueue(this.journalExporter, () => this.directQueueOptions(), (items) => this.metricExporter.queueEncoded(items));
     this.durability = config.durability;
     this.maxEventBytes = config.maxEventBytes;
-    this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
     this.maxQueueSize = config.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
     this.maxExportBatchSize = Math.min(config.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
     this.flushIntervalMs = config.flushInterval * 1000;
@@ -147,6 +147,16 @@ export class GuardPipeline {
    */
   queueHeldEvent(json: string, idempotencyKey: string): boolean {
     return this.overflow.takeEncoded(json, idempotencyKey);
+  }
+
+  /**
+   * A metric sample the handler held for NodeSDK past its cap, as its wire
+   * JSON: it goes to the fallback queue as a metrics record of its own
+   * (counted in the metric exporter's `metricsQueued`). False once the queue
+   * has closed.
+   */
+  queueHeldMetric(json: string): boolean {
+    return this.overflow.takeEncodedMetric(json);
   }
 
   private directQueueOptions(): DivertOptions {

@@ -55,8 +55,7 @@ export class GuardInstruments {
    */
   record(input: SecurityMetric | SecurityMetricInput): boolean {
     const m = SecurityMetric.from(input);
-    const attrs: Attributes = { ...m.tags };
-    if (m.endpoint !== null && attrs.endpoint === undefined) attrs.endpoint = m.endpoint;
+    const attrs: Attributes = sampleAttributes(m);
     switch (m.metricType) {
       case 'request_count':
         return addCount(this.requestCount, m.value, attrs);
@@ -78,6 +77,26 @@ export class GuardInstruments {
         return true;
     }
   }
+}
+
+/** The attributes a sample is recorded with: its tags, and its `endpoint` unless a tag already carries one. */
+function sampleAttributes(m: SecurityMetric): Record<string, string> {
+  const attrs: Record<string, string> = { ...m.tags };
+  if (m.endpoint !== null && attrs.endpoint === undefined) attrs.endpoint = m.endpoint;
+  return attrs;
+}
+
+const COUNTERS: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'bandwidth_usage']);
+
+/**
+ * One sample as a wire record of its own, shaped as the SDK path ships its
+ * series (the endpoint in the tags, the record's own `endpoint` null), for a
+ * sample that cannot go through the instruments (held for NodeSDK past the
+ * cap). Null where `record()` would ignore it: a negative count.
+ */
+export function sampleAsRecord(input: SecurityMetric): SecurityMetric | null {
+  if (COUNTERS.has(input.metricType) && input.value < 0) return null;
+  return new SecurityMetric({ metricType: input.metricType, value: input.value, timestamp: input.timestamp, endpoint: null, tags: sampleAttributes(input) });
 }
 
 function addCount(counter: Counter, value: number, attrs: Attributes): boolean {

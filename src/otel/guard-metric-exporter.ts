@@ -84,6 +84,15 @@ export class GuardMetricExporter implements PushMetricExporter {
     );
   }
 
+  /**
+   * Puts encoded metric records straight into the fallback queue, skipping
+   * the network (samples that never reached the SDK). Counted in
+   * `metricsQueued`, or dropped with a reason. Never rejects.
+   */
+  queueEncoded(items: string[]): Promise<boolean> {
+    return this.delivery.queueItems('metrics', items, []);
+  }
+
   forceFlush(): Promise<void> {
     return this.delivery.flush();
   }

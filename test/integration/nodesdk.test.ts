@@ -245,6 +245,23 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     assert.equal(stats.dropped.atIngest.sdk_queue_full ?? 0, 0);
   });
 
+  it('past the 10,000 held before sdk.start(), the oldest metric samples go to the fallback queue and their values still arrive', async () => {
+    guard = setupFor(backend.url, receiver.url);
+    const n = 10_030;
+    // Distinct endpoints for the first 30: the ones pushed out of the hold, each its own series on the wire.
+    for (let i = 0; i < n; i++) void guard.handler.sendMetric({ metricType: 'request_count', value: 1, endpoint: i < 30 ? `/held-${i}` : '/held-rest' });
+    assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 10_000);
+    sdk = startSdk(guard);
+    await guard.shutdown(10_000);
+    const endpointOf = (m: Wire): string => String((m.tags as Record<string, string>).endpoint);
+    const counts = backend.metrics.filter((m) => m.metric_type === 'request_count' && endpointOf(m).startsWith('/held-'));
+    const total = counts.reduce((a, m) => a + Number(m.value), 0);
+    assert.equal(total, n, `the sum of every sample (${n}) arrived`);
+    // Shaped as the SDK path ships a series: the endpoint in the tags, the record's own field null.
+    for (let i = 0; i < 30; i++) assert.ok(counts.some((m) => endpointOf(m) === `/held-${i}` && m.endpoint === null), `the oldest (${i}) went through the queue`);
+    assert.equal(guard.handler.getStats().dropped.atIngest.sdk_queue_full ?? 0, 0);
+  });
+
   it('requests an instrumented server answers while stop() replays the queue are still counted and delivered', async () => {
     guard = setupFor(backend.url, receiver.url, { flushInterval: 60 });
     sdk = startSdk(guard);
