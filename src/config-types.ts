@@ -115,6 +115,12 @@ export interface AgentConfig {
   rateLimit: RateLimitOptions;
   /** `redis://` or `rediss://` URL of the fallback queue's Redis. */
   redisUrl: string | null;
+  /**
+   * Seed nodes of a Redis Cluster, `redis://[user[:password]@]host:port` or
+   * `rediss://...` each (one scheme for all). Empty: no cluster. Exclusive
+   * with `redisUrl`.
+   */
+  redisClusterNodes: string[];
   queue: QueueOptions;
   durability: DurabilityMode;
   /**

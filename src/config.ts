@@ -11,6 +11,7 @@
 import { diag } from '@opentelemetry/api';
 import { GuardAgentConfigError, type FieldProblem } from './errors.js';
 import type { AgentConfig, AgentConfigInput } from './config-types.js';
+import { clusterNodeProblems } from './queue/redis-cluster-nodes.js';
 
 export type { AgentConfig, AgentConfigInput } from './config-types.js';
 
@@ -50,6 +51,7 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'apiKey'> = {
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000 },
   rateLimit: { maxCalls: 100, windowMs: 60_000 },
   redisUrl: null,
+  redisClusterNodes: [],
   queue: {
     prefix: 'guard_agent',
     maxEntries: 10_000,
@@ -79,6 +81,8 @@ interface FieldSpec {
   values?: readonly string[];
   /** Shown in docs; secrets are never echoed in errors. */
   secret?: boolean;
+  /** For lists: keep the values' case (URLs, whose passwords are case-sensitive); lists are lowercased otherwise. */
+  keepCase?: boolean;
   describe: string;
 }
 
@@ -120,6 +124,12 @@ export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateL
   maxQueueSize: { kind: 'int', env: 'GUARD_AGENT_MAX_QUEUE_SIZE', min: 1, describe: 'Records the SDK batch processor holds before it drops the newest (counted); sized for attack bursts.' },
   maxExportBatchSize: { kind: 'int', env: 'GUARD_AGENT_MAX_EXPORT_BATCH_SIZE', min: 1, describe: 'Records per export (then split by bytes into requests); at most maxQueueSize.' },
   redisUrl: { kind: 'nullableString', env: 'GUARD_AGENT_REDIS_URL', describe: 'redis:// or rediss:// URL of the fallback queue.' },
+  redisClusterNodes: {
+    kind: 'list',
+    env: 'GUARD_AGENT_REDIS_CLUSTER_NODES',
+    keepCase: true,
+    describe: 'Seed nodes of a Redis Cluster for the fallback queue and rules sharing: redis://[user[:password]@]host:port or rediss://... each, one scheme for all (comma-separated in env). Not with redisUrl.',
+  },
   durability: { kind: 'enum', env: 'GUARD_AGENT_DURABILITY', values: ['batch', 'emit'], describe: 'batch: a SIGKILL can lose one flush interval; emit: each event is journaled to Redis when emitted (needs Redis).' },
   instanceId: { kind: 'nullableString', env: 'GUARD_AGENT_INSTANCE_ID', describe: 'Owner id of this process\'s Redis entries; keep it across restarts to replay them at once. Default: install id + host + worker.' },
 };
@@ -256,10 +266,12 @@ function check(value: unknown, spec: FieldSpec, field: string, problems: FieldPr
       if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}, got ${n}`);
       return n;
     }
-    case 'list':
-      if (fromEnv && typeof value === 'string') return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    case 'list': {
+      const norm = (s: string): string => (spec.keepCase ? s.trim() : s.toLowerCase());
+      if (fromEnv && typeof value === 'string') return value.split(',').map((s) => norm(s.trim())).filter(Boolean);
       if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) return bad('expected an array of strings');
-      return value.map((s: string) => s.toLowerCase());
+      return value.map(norm);
+    }
     case 'enum':
       if (typeof value === 'string' && spec.values!.includes(value)) return value;
       return bad(`must be one of ${spec.values!.join(', ')}, got ${shown}`);
@@ -286,6 +298,12 @@ function crossChecks(c: Record<string, unknown>, problems: FieldProblem[]): void
   }
   if (typeof c.redisUrl === 'string' && !/^rediss?:\/\/./i.test(c.redisUrl)) {
     problems.push({ field: 'redisUrl', message: 'must start with redis:// or rediss://' });
+  }
+  if (Array.isArray(c.redisClusterNodes) && c.redisClusterNodes.length > 0) {
+    problems.push(...clusterNodeProblems(c.redisClusterNodes));
+    if (typeof c.redisUrl === 'string') {
+      problems.push({ field: 'redisClusterNodes', message: 'cannot be used together with redisUrl: set redisUrl for one Redis server or redisClusterNodes for a Redis Cluster, not both' });
+    }
   }
   if (typeof c.maxEventBytes === 'number' && typeof c.maxBodyBytes === 'number' && c.maxEventBytes > c.maxBodyBytes - 1024) {
     problems.push({ field: 'maxEventBytes', message: `must leave room for the batch envelope: at most maxBodyBytes - 1024 (${c.maxBodyBytes - 1024})` });

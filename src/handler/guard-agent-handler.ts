@@ -38,7 +38,7 @@ import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js
 import { encodeEvent, encodeMetric } from '../models/codec.js';
 import { toJsonText } from '../models/json-safe.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
-import { clientFromHandler, createFailFastClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
+import { clientFromHandler, createOwnedClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
 import { projectHashTag, sanitiseKeyPart } from '../queue/redis-keys.js';
 import { RedisSlidingWindow } from '../rules/redis-sliding-window.js';
 import { RulePoller, type RulesListener } from '../rules/rule-poller.js';
@@ -83,7 +83,7 @@ export class GuardAgentHandler {
   private logger: LoggerLike | undefined;
   private instruments: GuardInstruments | undefined;
   private readonly rules: RulePoller;
-  /** The Redis client the handler opened for rules from `redisUrl` (closed on stop). */
+  /** The Redis client the handler opened for rules from `redisUrl` or `redisClusterNodes` (closed on stop). */
   private rulesRedis: RedisClientLike | undefined;
   private readonly recent = new RecentCounters();
   private sensitive: ReadonlySet<string>;
@@ -134,7 +134,8 @@ export class GuardAgentHandler {
       const inst = this.instrumentation;
       this.rules.onRules((next) => inst.setRules(next));
     }
-    if (this.config.redisUrl) this.useRulesRedis(createFailFastClient(this.config.redisUrl, { commandTimeoutMs: 500, connectTimeoutMs: 2000 }), true);
+    const rulesClient = createOwnedClient(this.config, { commandTimeoutMs: 500, connectTimeoutMs: 2000 });
+    if (rulesClient) this.useRulesRedis(rulesClient, true);
     this.recent.observe({ sent: 0, failed: 0, dropped: 0 });
   }
 

@@ -28,7 +28,7 @@ import { countDrop, mergeDrops, type FallbackQueue, type QueuedBatch, type Queue
 import { MEMORY_ID_PREFIX, MemoryFallbackQueue } from './memory-fallback-queue.js';
 import {
   clientFromHandler,
-  createFailFastClient,
+  createOwnedClient,
   errorMessage,
   isConnectionError,
   isOomError,
@@ -48,6 +48,8 @@ export interface RedisFallbackQueueOptions {
   client?: RedisSource;
   /** `redis://` or `rediss://`: the queue creates (and owns) a fail-fast client. */
   url?: string;
+  /** Seed node URLs of a Redis Cluster (`redis://[user[:password]@]host:port`): the queue creates (and owns) a fail-fast `Cluster`. */
+  clusterNodes?: readonly string[];
   projectId: string;
   /** Key prefix. Default `guard_agent`. */
   prefix?: string;
@@ -61,7 +63,7 @@ export interface RedisFallbackQueueOptions {
   retentionMs?: number;
   /** Longest a caller waits for Redis on any call. Default 500. */
   commandTimeoutMs?: number;
-  /** Connect timeout of a client created from `url`. Default 2000. */
+  /** Connect timeout of a client created from `url` or `clusterNodes` (also the longest slots refresh per cluster node). Default 2000. */
   connectTimeoutMs?: number;
   /** An instance whose heartbeat is older than this is dead; a sibling takes its entries over. Default 30000. */
   leaseMs?: number;
@@ -191,8 +193,12 @@ export class RedisFallbackQueue implements FallbackQueue {
   };
 
   constructor(options: RedisFallbackQueueOptions) {
-    if (!options.client && !options.url) {
-      throw new GuardAgentValidationError({ field: 'client', message: 'a Redis client, RedisManager or url is required' }, 'fallback queue options');
+    const hasNodes = (options.clusterNodes?.length ?? 0) > 0;
+    if (!options.client && !options.url && !hasNodes) {
+      throw new GuardAgentValidationError({ field: 'client', message: 'a Redis client, RedisManager, url or clusterNodes is required' }, 'fallback queue options');
+    }
+    if (!options.client && options.url && hasNodes) {
+      throw new GuardAgentValidationError({ field: 'clusterNodes', message: 'give url (one server) or clusterNodes (a cluster), not both' }, 'fallback queue options');
     }
     const rawInstance = options.instanceId ?? `${hostname()}:${process.pid}`;
     this.keys = queueKeys(options.prefix ?? 'guard_agent', options.projectId);
@@ -213,10 +219,11 @@ export class RedisFallbackQueue implements FallbackQueue {
     } else {
       this.source = undefined;
       this.ownsClient = true;
-      this.client = createFailFastClient(options.url as string, {
-        commandTimeoutMs: this.commandTimeoutMs,
-        connectTimeoutMs: this.connectTimeoutMs,
-      });
+      // A Cluster refuses commands while it is not ready, like the single-node client without its offline queue: the queue never waits on it.
+      this.client = createOwnedClient(
+        { redisUrl: options.url, redisClusterNodes: options.clusterNodes },
+        { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs: this.connectTimeoutMs },
+      ) as RedisClientLike;
       this.client.on('error', this.onClientError);
       this.attachListeners(this.client);
     }

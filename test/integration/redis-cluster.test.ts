@@ -10,8 +10,10 @@
  * needs routing. Two projects whose hash tags land on different masters are
  * used throughout, and the tests check which node holds which key.
  *
- * There is no cluster URL form: `redisUrl` names one server, a cluster is
- * passed as a client (`initializeRedis(new Cluster(...))`).
+ * A cluster reaches the agent either as a client the app passes
+ * (`initializeRedis(new Cluster(...))`) or by configuration alone
+ * (`redisClusterNodes` / `GUARD_AGENT_REDIS_CLUSTER_NODES`), from which the
+ * agent builds its own fail-fast `Cluster` clients: both ways are tested here.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -29,6 +31,7 @@ import { RedisSlidingWindow } from '../../src/rules/redis-sliding-window.js';
 import { RulePoller } from '../../src/rules/rule-poller.js';
 import { HTTPTransport } from '../../src/transport/http-transport.js';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster.js';
+import { freePort } from '../helpers/redis-server.js';
 import { makeBatch } from '../helpers/wire-batch.js';
 import { until } from '../helpers/until.js';
 
@@ -592,6 +595,216 @@ describe('Redis Cluster (real 3-master cluster)', function () {
       assert.deepEqual(new Set(backend.events.map((e) => e.idempotency_key)), new Set(keys));
       assert.equal(second.pipeline.journal!.stats().replayed, 10);
       assertNoClusterErrors(log.messages);
+    });
+  });
+
+  describe('configured by redisClusterNodes alone (the agent builds its own Cluster clients)', () => {
+    // An ACL user with a mixed-case password: lowercased seed URLs, or credentials not handed to the node connections, fail AUTH.
+    const USER = 'guard-agent-cfg';
+    const PASSWORD = 'Cfg-Cluster-PassWord-7';
+    const GOOD = { rule_id: 'rs_cfg', version: 7, ip_blacklist: ['203.0.113.0/24'], ttl: 300 };
+    let backend: DevBackend;
+    let ruleGets = 0;
+    const handlers: GuardAgentHandler[] = [];
+
+    /** What an operator would export: every master as a seed node, comma-separated. */
+    function nodesEnv(): Record<string, string> {
+      return { GUARD_AGENT_REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `redis://${USER}:${PASSWORD}@127.0.0.1:${n.port}`).join(',') };
+    }
+
+    function handler(projectId: string, instanceId: string, env: Record<string, string>, prefix: string, durability: 'batch' | 'emit' = 'batch'): GuardAgentHandler {
+      const h = new GuardAgentHandler(
+        {
+          apiKey: DEFAULT_DEV_API_KEY,
+          endpoint: backend.url,
+          projectId,
+          flushInterval: 60,
+          retryAttempts: 0,
+          durability,
+          instanceId,
+          queue: { prefix, leaseMs: 600, drainIntervalMs: 50 },
+          breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 },
+        },
+        { env, rulesIntervalMs: 60_000 },
+      );
+      handlers.push(h);
+      return h;
+    }
+
+    function event(reason: string) {
+      return { idempotencyKey: randomUUID(), eventType: 'ip_banned', ipAddress: '203.0.113.9', actionTaken: 'block', reason };
+    }
+
+    /** Users of the connections to the masters, from CLIENT LIST (the test's own client is the default user). */
+    async function connectedUsers(): Promise<Set<string>> {
+      const users = new Set<string>();
+      for (const node of client.nodes('master') as Redis[]) {
+        const list = (await node.client('LIST')) as string;
+        for (const m of list.matchAll(/\buser=(\S+)/g)) users.add(m[1]);
+      }
+      return users;
+    }
+
+    before(async () => {
+      // ACLs are per node in a cluster: create the user on each master.
+      for (const node of cluster.nodes) assert.match(await node.command('ACL', 'SETUSER', USER, 'on', `>${PASSWORD}`, '~*', '&*', '+@all'), /^\+OK/);
+    });
+    beforeEach(async () => {
+      backend = new DevBackend();
+      ruleGets = 0;
+      backend.on('request', (r: { method: string; path: string }) => {
+        if (r.method === 'GET' && r.path === '/api/v1/rules') ruleGets++;
+      });
+      await backend.start();
+    });
+    afterEach(async () => {
+      await Promise.all(handlers.splice(0).map((h) => h.stop(2000)));
+      await backend.stop();
+    });
+
+    it("queues batches in the cluster while the backend answers 503 and delivers them once it is back (durability: 'emit' journals there too)", async () => {
+      const h = handler(projectA, 'cfg-queue', nodesEnv(), 'gcfg', 'emit');
+      assert.equal(h.getConfig().redisClusterNodes.length, 3);
+      assert.ok(h.getConfig().redisClusterNodes.every((u) => u.includes(PASSWORD)), 'the env list kept the password as written');
+      await h.start();
+      const queue = h.pipeline.queue.current as RedisFallbackQueue;
+      assert.ok(queue instanceof RedisFallbackQueue);
+      assert.ok(queue.redisClient instanceof Cluster, 'the agent built a Cluster client from the seed nodes');
+      await until('queue on the cluster', () => h.getStats().queue.backend === 'redis' && h.getStats().queue.redisAvailable === true, 5000);
+      assert.ok((await connectedUsers()).has(USER), 'the agent authenticated with the user and password of the URLs');
+
+      backend.faults.push({ kind: 'status', status: 503, times: Infinity });
+      const first = event('first, during the outage');
+      await h.sendEvent(first);
+      const journalKey = h.pipeline.journal!.key;
+      assert.equal(await client.hexists(journalKey, first.idempotencyKey), 1, 'journaled on the cluster when emitted');
+      await h.sendEvent(event('second, during the outage'));
+      assert.equal(h.pipeline.journal!.stats().writeFailures, 0);
+      await h.flushBuffer(3000);
+      assert.equal(backend.events.length, 0);
+      assert.equal(h.getStats().queue.depthItems, 2, `held in the queue, stats ${JSON.stringify(h.getStats().queue)}`);
+      assert.equal(h.getStats().queue.redisAvailable, true);
+      const keys = queueKeys('gcfg', projectA);
+      assert.equal(await client.hlen(keys.data), 1, 'the batch is in Redis on the cluster, not in memory');
+      await assertOneSlot(`gcfg:{${projectA}}:*`, projectA, await portOf(`{${projectA}}`), 4);
+
+      backend.faults.clear();
+      await h.flushBuffer(5000);
+      await until('delivered', () => backend.events.length === 2);
+      assert.deepEqual(new Set(backend.events.map((e) => e.reason)), new Set(['first, during the outage', 'second, during the outage']));
+      await until('queue emptied on the cluster', async () => (await client.hlen(keys.data)) === 0);
+      await until('journal emptied', async () => (await client.hlen(journalKey)) === 0);
+      assert.equal(h.getStats().queue.depthItems, 0);
+      assertNoClusterErrors(log.messages);
+    });
+
+    it('shares rules through the cluster: one fetch, the sibling hears it by pub/sub', async () => {
+      backend.setRules(GOOD);
+      const a = handler(projectB, 'cfg-rules-a', nodesEnv(), 'gcfg-rules');
+      const b = handler(projectB, 'cfg-rules-b', nodesEnv(), 'gcfg-rules');
+      await Promise.all([a.start(), b.start()]);
+      await within(Promise.all([a.rulePoller.whenShared(), b.rulePoller.whenShared()]), 5000, 'both subscribed to rule changes');
+
+      const before = ruleGets;
+      assert.equal((await a.rulePoller.pollNow())?.version, 7);
+      await until("a's fetch reaches b by pub/sub", () => b.rulePoller.current()?.version === 7, 2000);
+      assert.equal((await b.getDynamicRules())?.version, 7);
+      assert.equal(ruleGets - before, 1, 'one fetch for both instances');
+      assert.equal(b.rulePoller.stats.fetches, 0, 'b never fetched');
+
+      backend.setRules({ ...GOOD, version: 8, ip_blacklist: ['198.51.100.1'] });
+      assert.equal((await a.rulePoller.pollNow())?.version, 8);
+      await until('the change reaches b by pub/sub', () => b.rulePoller.current()?.version === 8, 2000);
+      assert.deepEqual(b.rulePoller.current()?.ipBlacklist, ['198.51.100.1']);
+      assert.equal(b.rulePoller.stats.fetches, 0);
+
+      const base = queueKeys('gcfg-rules', projectB).base;
+      const stored = JSON.parse((await client.get(`${base}:rules`)) ?? 'null') as { body: { version: number } } | null;
+      assert.equal(stored?.body.version, 8, 'the shared entry is on the cluster');
+      assert.equal(await client.exists(`${base}:rules:lock`), 0, 'lock released');
+      await assertOneSlot(`gcfg-rules:{${projectB}}:*`, projectB, await portOf(`{${projectB}}`), 1);
+      assertNoClusterErrors(log.messages);
+    });
+
+    it('starts, and sendEvent resolves at once, when no seed node answers: events wait in memory, no password in any log', async () => {
+      log.restore();
+      const lines: string[] = [];
+      const all = (m: string): void => void lines.push(m);
+      diag.setLogger({ error: all, warn: all, info: all, debug: all, verbose: all }, { logLevel: DiagLogLevel.ALL, suppressOverrideMessage: true });
+      const closed = [await freePort(), await freePort()];
+      const env = { GUARD_AGENT_REDIS_CLUSTER_NODES: closed.map((port) => `redis://${USER}:${PASSWORD}@127.0.0.1:${port}`).join(',') };
+
+      const t0 = Date.now();
+      const h = handler(projectA, 'cfg-down', env, 'gcfg-down');
+      await h.start();
+      assert.ok(Date.now() - t0 < 500, `constructed and started in ${Date.now() - t0} ms`);
+
+      backend.faults.push({ kind: 'status', status: 503, times: Infinity });
+      const durations: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t = Date.now();
+        await h.sendEvent(event(`kept ${i}`));
+        durations.push(Date.now() - t);
+      }
+      assert.ok(Math.max(...durations) < 50, `sendEvent took ${durations.join(', ')} ms`);
+
+      const flushStart = Date.now();
+      await h.flushBuffer(3000);
+      assert.ok(Date.now() - flushStart < 1500, `the failed export went to the queue in ${Date.now() - flushStart} ms`);
+      const q = h.getStats().queue;
+      assert.deepEqual([q.backend, q.redisAvailable, q.depthItems], ['redis', false, 5], `kept in the queue's memory, stats ${JSON.stringify(q)}`);
+
+      // The backend is back while the cluster is still unreachable: delivered from memory.
+      backend.faults.clear();
+      await h.flushBuffer(3000);
+      await until('delivered from memory', () => backend.events.length === 5, 5000);
+      assert.equal(h.getStats().queue.depthItems, 0);
+
+      const stopStart = Date.now();
+      await h.stop(2000);
+      assert.ok(Date.now() - stopStart < 3000, `stopped in ${Date.now() - stopStart} ms`);
+      assert.ok(lines.some((l) => /Redis unreachable|not connected|ECONNREFUSED|refresh slots/i.test(l)), `the outage is reported:\n${lines.join('\n')}`);
+      assert.deepEqual(lines.filter((l) => l.includes(PASSWORD)), [], 'no log line holds the password');
+    });
+
+    // Last in the file: every master goes down at once (and comes back empty).
+    it('the whole cluster down: its own Cluster refuses commands at once, the queue keeps to memory, and moves back after', async () => {
+      const urls = cluster.nodes.map((n) => `redis://${USER}:${PASSWORD}@127.0.0.1:${n.port}`);
+      const commandTimeoutMs = 300;
+      const q = new RedisFallbackQueue({ clusterNodes: urls, projectId: projectA, instanceId: 'owned', prefix: 'gq-owned', commandTimeoutMs, reconnectProbeMs: 100 });
+      queues.push(q);
+      assert.equal(await q.ready(), true);
+      await q.enqueue(makeBatch(1));
+      const own = q.redisClient as Cluster;
+
+      await Promise.all(cluster.nodes.map((n) => n.kill9()));
+      try {
+        const whileDown = [makeBatch(1), makeBatch(2), makeBatch(3)];
+        const durations: number[] = [];
+        for (const batch of whileDown) {
+          const t0 = Date.now();
+          await q.enqueue(batch);
+          durations.push(Date.now() - t0);
+        }
+        assert.ok(Math.max(...durations) < commandTimeoutMs + 150, `enqueue took ${durations.join(', ')} ms`);
+        await until('the queue noticed', () => q.stats().redisAvailable === false, 3000);
+        await until('the client lost the cluster', () => own.status !== 'ready', 3000);
+        // No offline queue: a command is refused now, not parked to run whenever the cluster returns.
+        const t0 = Date.now();
+        await within(assert.rejects(own.get('gq-owned:probe'), /Cluster isn't ready|Connection is closed|None of startup nodes/), 1000, 'the command to be refused');
+        assert.ok(Date.now() - t0 < 50, `refused in ${Date.now() - t0} ms`);
+
+        await Promise.all(cluster.nodes.map((n) => n.restart())); // same ports and nodes.conf: same masters and slots, empty
+        await cluster.waitHealthy(20_000);
+        for (const node of cluster.nodes) await node.command('ACL', 'SETUSER', USER, 'on', `>${PASSWORD}`, '~*', '&*', '+@all');
+        await until('the queue is back on the cluster', () => q.stats().redisAvailable && q.stats().depthBatches === 3, 15_000);
+        assert.equal(q.stats().dataLossDetected, 1, 'the empty masters are reported as a loss');
+        const taken = await q.take(10);
+        assert.deepEqual(taken.map((t) => t.batch), whileDown, 'memory moved into the cluster, oldest first');
+        assert.ok(taken.every((t) => !t.id.startsWith('m')), 'they are Redis entries now');
+      } finally {
+        for (const node of cluster.nodes) if (!node.running) await node.restart();
+      }
     });
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { resolveConfig, mergeConfig, describeConfig, DEFAULT_CONFIG, CONFIG_FIELDS, NESTED_FIELDS } from '../../src/config.js';
-import { GuardAgentConfigError } from '../../src/errors.js';
+import { GuardAgentConfigError, GuardAgentValidationError } from '../../src/errors.js';
+import { parseClusterNodes } from '../../src/queue/redis-cluster-nodes.js';
 
 const KEY = 'fg_test_0123456789';
 
@@ -104,5 +105,105 @@ describe('AgentConfig', () => {
     assert.equal(rows.length, Object.keys(CONFIG_FIELDS).length + nested);
     assert.ok(rows.every((r) => r.description.length > 10));
     assert.ok(Object.keys(DEFAULT_CONFIG).every((k) => rows.some((r) => r.option === k || r.option.startsWith(k + '.'))));
+  });
+
+  describe('redisClusterNodes', () => {
+    const SECRET = 'Sup3r-S3cret-PW';
+
+    /** The problems of a config that must not resolve, with the whole error message checked for the password. */
+    function problemsOf(input: Record<string, unknown>, env: Record<string, string> = {}): { field: string; message: string }[] {
+      try {
+        resolveConfig({ apiKey: KEY, ...input }, { env });
+      } catch (err) {
+        assert.ok(err instanceof GuardAgentConfigError, String(err));
+        assert.ok(!err.message.includes(SECRET), `no password in: ${err.message}`);
+        assert.ok(!err.message.includes(encodeURIComponent(SECRET)), `no encoded password in: ${err.message}`);
+        return err.problems;
+      }
+      assert.fail('expected a GuardAgentConfigError');
+    }
+
+    it('defaults to no cluster, and the env list keeps its case (passwords and host names), trimmed', () => {
+      assert.deepEqual(resolveConfig({ apiKey: KEY }, { env: {} }).redisClusterNodes, []);
+      const env = {
+        GUARD_AGENT_REDIS_CLUSTER_NODES: ` redis://App:${SECRET}@Node-A.Example:7000 ,redis://App:${SECRET}@Node-B.Example:7001,, `,
+        GUARD_AGENT_SENSITIVE_HEADERS: 'X-Token',
+      };
+      const c = resolveConfig({ apiKey: KEY }, { env });
+      assert.deepEqual(c.redisClusterNodes, [`redis://App:${SECRET}@Node-A.Example:7000`, `redis://App:${SECRET}@Node-B.Example:7001`]);
+      assert.deepEqual(c.sensitiveHeaders, ['x-token'], 'other lists are still lowercased');
+      const fromCode = resolveConfig({ apiKey: KEY, redisClusterNodes: [`rediss://Ops:${SECRET}@10.0.0.1:6380`] }, { env });
+      assert.deepEqual(fromCode.redisClusterNodes, [`rediss://Ops:${SECRET}@10.0.0.1:6380`], 'code wins over env, case kept');
+    });
+
+    it('names the entry of every bad seed node URL', () => {
+      const problems = problemsOf({
+        redisClusterNodes: [
+          `redis://app:${SECRET}@10.0.0.1:7000`,
+          `http://app:${SECRET}@10.0.0.2:7001`,
+          `redis://app:${SECRET}@:99999`,
+          'redis:///',
+          `redis://app:${SECRET}@10.0.0.3:7002/3`,
+          42,
+        ],
+      });
+      assert.deepEqual(problems.map((p) => p.field), ['redisClusterNodes']);
+      assert.match(problems[0].message, /expected an array of strings/);
+
+      const fields = problemsOf({
+        redisClusterNodes: [
+          `redis://app:${SECRET}@10.0.0.1:7000`,
+          `http://app:${SECRET}@10.0.0.2:7001`,
+          `redis://app:${SECRET}@:99999`,
+          'redis:///',
+          `redis://app:${SECRET}@10.0.0.3:7002/3`,
+        ],
+      });
+      assert.deepEqual(
+        fields.map((p) => [p.field, p.message]),
+        [
+          ['redisClusterNodes[1]', 'must start with redis:// or rediss://'],
+          ['redisClusterNodes[2]', 'must be a URL like redis://[user[:password]@]host:port'],
+          ['redisClusterNodes[3]', 'must name a host (redis://[user[:password]@]host:port)'],
+          ['redisClusterNodes[4]', 'must not name a database: a Redis Cluster has database 0 only'],
+        ],
+      );
+    });
+
+    it('requires one scheme and one set of credentials for all seed nodes', () => {
+      const problems = problemsOf({
+        redisClusterNodes: [`redis://10.0.0.1:7000`, `rediss://app:${SECRET}@10.0.0.2:7001`, `redis://app:other-${SECRET}@10.0.0.3:7002`, 'redis://10.0.0.4:7003'],
+      });
+      assert.deepEqual(problems.map((p) => p.field), ['redisClusterNodes[1]', 'redisClusterNodes[2]']);
+      assert.match(problems[0].message, /uses rediss:\/\/ but redisClusterNodes\[0\] uses redis:\/\/: every seed node must use the same scheme/);
+      assert.match(problems[1].message, /has other credentials than redisClusterNodes\[1\]/);
+    });
+
+    it('refuses redisUrl and redisClusterNodes together, naming both', () => {
+      const problems = problemsOf({ redisUrl: `redis://:${SECRET}@127.0.0.1:6379`, redisClusterNodes: [`redis://:${SECRET}@127.0.0.1:7000`] });
+      assert.equal(problems.length, 1);
+      assert.equal(problems[0].field, 'redisClusterNodes');
+      assert.match(problems[0].message, /redisUrl/);
+      // From the environment too, and a bad entry there is named the same way.
+      const fromEnv = problemsOf({}, { GUARD_AGENT_REDIS_URL: 'redis://127.0.0.1:6379', GUARD_AGENT_REDIS_CLUSTER_NODES: `redis://:${SECRET}@127.0.0.1:7000,ftp://:${SECRET}@h:1` });
+      assert.deepEqual(fromEnv.map((p) => p.field).sort(), ['redisClusterNodes', 'redisClusterNodes[1]']);
+      // mergeConfig (updateConfig) checks the same rule.
+      const base = resolveConfig({ apiKey: KEY, redisUrl: 'redis://127.0.0.1:6379' }, { env: {} });
+      assert.throws(() => mergeConfig(base, { redisClusterNodes: ['redis://127.0.0.1:7000'] }), /redisClusterNodes: cannot be used together with redisUrl/);
+    });
+
+    it('hands the cluster client what validation accepted: hosts, ports, decoded credentials, TLS', () => {
+      const seeds = parseClusterNodes([`rediss://App:${encodeURIComponent('p@ss:wörd')}@Node-A.Example:7000`, 'rediss://[::1]:7001', 'rediss://node-c.example']);
+      assert.deepEqual(seeds, {
+        nodes: [{ host: 'Node-A.Example', port: 7000 }, { host: '::1', port: 7001 }, { host: 'node-c.example', port: 6379 }],
+        tls: true,
+        username: 'App',
+        password: 'p@ss:wörd',
+      });
+      assert.throws(
+        () => parseClusterNodes(['redis://h:1', `redis://u:${SECRET}@h:2/5`]),
+        (err: unknown) => err instanceof GuardAgentValidationError && err.field === 'redisClusterNodes[1]' && !err.message.includes(SECRET),
+      );
+    });
   });
 });
