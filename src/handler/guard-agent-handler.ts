@@ -31,7 +31,7 @@ import {
   type SecurityMetricInput,
 } from '../models/index.js';
 import { securityEventToLogRecord } from '../otel/event-mapping.js';
-import { GuardInstruments, sampleAsRecord } from '../otel/guard-instruments.js';
+import { GuardInstruments, isNegativeCount, sampleAsRecord } from '../otel/guard-instruments.js';
 import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
@@ -340,6 +340,13 @@ export class GuardAgentHandler {
       diag.warn(`guard-agent: dropped a metric: ${(err as Error).message}`);
       return;
     }
+    if (isNegativeCount(metric)) {
+      // Refused here, counted: the OTel counter behind it would ignore it silently.
+      this.counts.invalidMetrics++;
+      this.drop('invalid');
+      diag.warn(`guard-agent: dropped a metric: value: a ${metric.metricType} sample counts up and cannot be negative (got ${metric.value})`);
+      return;
+    }
     this.counts.metricsAccepted++;
     if (this.sensitive.size) metric.tags = redactKeys(metric.tags, this.sensitive) as Record<string, string>;
     if (!this.instruments && !this.resolveSdkParts()) return this.hold({ kind: 'metric', metric });
@@ -357,11 +364,7 @@ export class GuardAgentHandler {
 
   private queueHeld(p: Pending): boolean {
     try {
-      if (p.kind === 'metric') {
-        const record = sampleAsRecord(p.metric);
-        // A negative count: the instruments would have ignored it too.
-        return record === null || this.pipeline.queueHeldMetric(encodeMetric(record));
-      }
+      if (p.kind === 'metric') return this.pipeline.queueHeldMetric(encodeMetric(sampleAsRecord(p.metric)));
       const json = encodeEvent(p.event, { maxEventBytes: this.config.maxEventBytes, stats: this.pipeline.codecStats });
       return this.pipeline.queueHeldEvent(json, p.event.idempotencyKey);
     } catch (err) {

@@ -185,7 +185,7 @@ export class GuardPipeline {
     if (this.durability !== 'emit') return true;
     const current = this.queue.current;
     if (!(current instanceof RedisFallbackQueue)) {
-      diag.warn("guard-agent: durability 'emit' needs Redis (redisUrl or initializeRedis()); until then a SIGKILL can lose one flush interval of events");
+      diag.warn("guard-agent: durability 'emit' needs Redis (redisUrl, redisClusterNodes or initializeRedis()); until then a SIGKILL can lose one flush interval of events");
       return false;
     }
     this.journal?.detach();

@@ -88,15 +88,19 @@ function sampleAttributes(m: SecurityMetric): Record<string, string> {
 
 const COUNTERS: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'bandwidth_usage']);
 
+/** A sample the counters cannot take: OTel counters only go up, so a negative count has no meaning on them. */
+export function isNegativeCount(m: SecurityMetric): boolean {
+  return COUNTERS.has(m.metricType) && m.value < 0;
+}
+
 /**
  * One sample as a wire record of its own, shaped as the SDK path ships its
  * series (the endpoint in the tags, the record's own `endpoint` null), for a
  * sample that cannot go through the instruments (held for NodeSDK past the
- * cap). Null where `record()` would ignore it: a negative count.
+ * cap).
  */
-export function sampleAsRecord(input: SecurityMetric): SecurityMetric | null {
-  if (COUNTERS.has(input.metricType) && input.value < 0) return null;
-  return new SecurityMetric({ metricType: input.metricType, value: input.value, timestamp: input.timestamp, endpoint: null, tags: sampleAttributes(input) });
+export function sampleAsRecord(m: SecurityMetric): SecurityMetric {
+  return new SecurityMetric({ metricType: m.metricType, value: m.value, timestamp: m.timestamp, endpoint: null, tags: sampleAttributes(m) });
 }
 
 function addCount(counter: Counter, value: number, attrs: Attributes): boolean {

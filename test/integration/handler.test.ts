@@ -127,6 +127,19 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.deepEqual(d, { invalid: 2, disabled: 1, agent_stopped: 1 });
   });
 
+  it('refuses a negative count sample (an OTel counter would ignore it silently) and counts it invalid', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    await h.sendMetric({ metricType: 'request_count', value: -3, endpoint: '/neg' });
+    await h.sendMetric({ metricType: 'request_count', value: 2, endpoint: '/neg' });
+    await h.sendMetric({ metricType: 'threat_level', value: -0.5, endpoint: '/neg' }); // a gauge may go below zero
+    await h.stop();
+    const stats = h.getStats();
+    assert.deepEqual(stats.dropped.atIngest, { invalid: 1 });
+    const neg = backend.metrics.filter((m) => (m.tags as Record<string, string>).endpoint === '/neg');
+    assert.deepEqual(neg.map((m) => [m.metric_type, m.value]).sort(), [['request_count', 2], ['threat_level', -0.5]]);
+  });
+
   it('stop() is bounded by its deadline even when the backend hangs', async () => {
     backend.faults.push({ kind: 'delay', ms: 20_000, times: Infinity });
     const h = handlerFor(url, { timeout: 30 });
