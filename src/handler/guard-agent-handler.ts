@@ -469,16 +469,41 @@ export class GuardAgentHandler {
    * Applies a partial configuration live: endpoint, API key, retry and
    * breaker settings at once; flush interval (the SDK batch processor is
    * swapped without losing what it holds), status and rules intervals, enable
-   * flags. @throws GuardAgentConfigError on an invalid value (nothing changes).
+   * flags; `redisUrl` / `redisClusterNodes` (the queue moves with what it
+   * holds). @throws GuardAgentConfigError on an invalid value (nothing changes).
    */
   async updateConfig(partial: AgentConfigInput): Promise<void> {
     const next = mergeConfig(this.config, partial);
     const intervalsChanged = next.statusInterval !== this.config.statusInterval || next.dynamicRuleInterval !== this.config.dynamicRuleInterval || next.projectId !== this.config.projectId;
+    const redisChanged = next.redisUrl !== this.config.redisUrl || next.redisClusterNodes.join(',') !== this.config.redisClusterNodes.join(',');
     await this.pipeline.applyConfig(next);
     if (next.dynamicRuleInterval !== this.config.dynamicRuleInterval) this.rules.setInterval(next.dynamicRuleInterval);
     this.config = next;
     this.sensitive = new Set(next.sensitiveHeaders);
     if (this.running && intervalsChanged) this.scheduleLoops();
+    if (redisChanged && !this.stopped) await this.moveToConfiguredRedis();
+  }
+
+  /**
+   * `redisUrl` / `redisClusterNodes` changed: the fallback queue moves to the
+   * new target (or back to memory when neither is set), carrying every batch
+   * it holds, oldest first; the journal and the rules client follow. Never throws.
+   */
+  private async moveToConfiguredRedis(): Promise<void> {
+    try {
+      await this.pipeline.queue.switchTo(createFallbackQueue(fallbackQueueConfigFrom(this.config)));
+      if (this.pipeline.attachJournal() && this.running) void this.pipeline.replayJournal();
+    } catch (err) {
+      diag.error(`guard-agent: could not move the fallback queue to the new Redis setting, keeping the current queue: ${(err as Error).message}`);
+    }
+    if (this.rulesRedis) {
+      this.instrumentation?.setRateLimiter(undefined);
+      this.rulesRedis.disconnect();
+      this.rulesRedis = undefined;
+    }
+    const rulesClient = createOwnedClient(this.config, { commandTimeoutMs: 500, connectTimeoutMs: 2000 });
+    if (rulesClient) this.useRulesRedis(rulesClient, true);
+    else void this.rules.setRedis(undefined);
   }
 
   getConfig(): Readonly<AgentConfig> {

@@ -185,6 +185,10 @@ export class GuardPipeline {
     if (this.durability !== 'emit') return true;
     const current = this.queue.current;
     if (!(current instanceof RedisFallbackQueue)) {
+      // Back on memory (the Redis setting was removed): a journal on the old connection would only fail.
+      this.journal?.detach();
+      this.journal = null;
+      this.journalExporter.journal = null;
       diag.warn("guard-agent: durability 'emit' needs Redis (redisUrl, redisClusterNodes or initializeRedis()); until then a SIGKILL can lose one flush interval of events");
       return false;
     }
