@@ -137,28 +137,18 @@ describe('AgentConfig', () => {
     });
 
     it('names the entry of every bad seed node URL', () => {
-      const problems = problemsOf({
-        redisClusterNodes: [
-          `redis://app:${SECRET}@10.0.0.1:7000`,
-          `http://app:${SECRET}@10.0.0.2:7001`,
-          `redis://app:${SECRET}@:99999`,
-          'redis:///',
-          `redis://app:${SECRET}@10.0.0.3:7002/3`,
-          42,
-        ],
-      });
+      const urls = [
+        `redis://app:${SECRET}@10.0.0.1:7000`,
+        `http://app:${SECRET}@10.0.0.2:7001`,
+        `redis://app:${SECRET}@:99999`,
+        'redis:///',
+        `redis://app:${SECRET}@10.0.0.3:7002/3`,
+      ];
+      const problems = problemsOf({ redisClusterNodes: [...urls, 42] });
       assert.deepEqual(problems.map((p) => p.field), ['redisClusterNodes']);
       assert.match(problems[0].message, /expected an array of strings/);
 
-      const fields = problemsOf({
-        redisClusterNodes: [
-          `redis://app:${SECRET}@10.0.0.1:7000`,
-          `http://app:${SECRET}@10.0.0.2:7001`,
-          `redis://app:${SECRET}@:99999`,
-          'redis:///',
-          `redis://app:${SECRET}@10.0.0.3:7002/3`,
-        ],
-      });
+      const fields = problemsOf({ redisClusterNodes: urls });
       assert.deepEqual(
         fields.map((p) => [p.field, p.message]),
         [
