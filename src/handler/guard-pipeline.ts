@@ -219,7 +219,7 @@ export class GuardPipeline {
       this.maxQueueSize = queueSize;
       this.maxExportBatchSize = batchSize;
       this.probe = new QueueFullProbe();
-      await this.logProcessor.replaceInner(this.newBatchProcessor(this.probe), queueSize, this.probe);
+      this.logProcessor.replaceInner(this.newBatchProcessor(this.probe), queueSize, this.probe);
     }
   }
 

@@ -80,6 +80,8 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
   private readonly onQueueFull: ((record: ReadWriteLogRecord) => boolean) | undefined;
   private readonly exported: ExportedRecordCounter;
   private maxQueueSize: number;
+  /** Processors replaced by `replaceInner`, still flushing what they held. */
+  private readonly retiring = new Set<Promise<void>>();
   private readonly spanEvents: boolean;
   private emitted = 0;
   private guardEmitted = 0;
@@ -189,28 +191,39 @@ export class GuardLogRecordProcessor implements LogRecordProcessor {
 
   async forceFlush(options?: Parameters<LogRecordProcessor['forceFlush']>[0]): Promise<void> {
     const before = this.emitted;
-    await this.inner.forceFlush(options);
+    await Promise.all([this.inner.forceFlush(options), ...this.retiring]);
     // Records emitted during the flush may still sit in the queue; reconcile only when there were none.
     if (this.emitted === before) this.reconcile();
   }
 
   async shutdown(): Promise<void> {
-    await this.inner.shutdown();
+    await Promise.all([this.inner.shutdown(), ...this.retiring]);
     this.reconcile();
   }
 
   /**
    * Swaps the inner processor (a new flush interval or batch size applies
-   * live this way); the old one is flushed and shut down after the swap, so
-   * records emitted meanwhile go to the new one and none are lost.
+   * live this way): records emitted from now on go to the new one, and the
+   * old one is flushed and shut down in the background, so none are lost and
+   * the caller does not wait for a slow backend (under steady traffic that
+   * wait could last as long as the traffic). `forceFlush()` and `shutdown()`
+   * wait for retired processors too.
    */
-  async replaceInner(next: LogRecordProcessor, maxQueueSize = this.maxQueueSize, probe?: QueueFullProbe): Promise<void> {
+  replaceInner(next: LogRecordProcessor, maxQueueSize = this.maxQueueSize, probe?: QueueFullProbe): void {
     const old = this.inner;
     this.inner = next;
     this.probe = probe;
     this.maxQueueSize = maxQueueSize;
-    await old.forceFlush();
-    await old.shutdown();
+    const retired = (async () => {
+      try {
+        await old.forceFlush();
+        await old.shutdown();
+      } catch (err) {
+        diag.error('guard-agent: the replaced log batch processor failed to flush', err);
+      }
+    })();
+    this.retiring.add(retired);
+    void retired.finally(() => this.retiring.delete(retired));
   }
 
   getStats(): GuardLogRecordProcessorStats {

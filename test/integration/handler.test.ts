@@ -195,6 +195,32 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('updateConfig swapping the batch processor resolves while steady traffic keeps a slow backend busy, and every event arrives', async () => {
+    backend.faults.push({ kind: 'delay', ms: 300, times: Infinity });
+    const h = handlerFor(url, { flushInterval: 0.1, maxExportBatchSize: 50, retryAttempts: 0, rateLimit: { maxCalls: 100_000, windowMs: 1000 } });
+    await h.start();
+    let sent = 0;
+    const traffic = setInterval(() => {
+      for (let i = 0; i < 20; i++) void h.sendEvent({ eventType: 'ip_banned', ipAddress: '203.0.113.9', reason: `steady ${sent++}` });
+    }, 10);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      let applied = false;
+      const update = h.updateConfig({ flushInterval: 0.2, maxExportBatchSize: 40 }).then(() => (applied = true));
+      // Before, it waited for every export of the shared exporter, the new processor's included: as long as the traffic lasted.
+      await until(() => applied, 3000);
+      await update;
+      assert.equal(h.getConfig().maxExportBatchSize, 40);
+    } finally {
+      clearInterval(traffic);
+    }
+    backend.faults.clear();
+    await h.stop(10_000);
+    const got = new Set(backend.events.map((e) => String(e.reason)));
+    assert.equal(got.size, sent, `all ${sent} events arrived, each once`);
+    assert.equal(backend.events.length, sent);
+  });
+
   it('posts a status heartbeat whose counters reflect the recent past', async () => {
     const h = handlerFor(url);
     await h.start();
