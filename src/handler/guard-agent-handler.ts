@@ -38,6 +38,7 @@ import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js
 import { encodeEvent, encodeMetric } from '../models/codec.js';
 import { toJsonText } from '../models/json-safe.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
+import { claimInstanceId, defaultInstanceId, type InstanceIdClaim } from '../queue/instance-id.js';
 import { clientFromHandler, createOwnedClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
 import { projectHashTag, sanitiseKeyPart } from '../queue/redis-keys.js';
 import { RedisSlidingWindow } from '../rules/redis-sliding-window.js';
@@ -86,6 +87,8 @@ export class GuardAgentHandler {
   /** The Redis client the handler opened for rules from `redisUrl` or `redisClusterNodes` (closed on stop). */
   private rulesRedis: RedisClientLike | undefined;
   private readonly recent = new RecentCounters();
+  /** This agent's owner id in Redis, unique among the live agents of the process (claimed on first use). */
+  private instanceClaim: InstanceIdClaim | undefined;
   private sensitive: ReadonlySet<string>;
   private readonly startedAt = Date.now();
   private running = false;
@@ -109,9 +112,7 @@ export class GuardAgentHandler {
     this.config = resolveConfig(config, { env: options.env });
     this.sensitive = new Set(this.config.sensitiveHeaders);
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-    const queue =
-      options.queue ??
-      createFallbackQueue(fallbackQueueConfigFrom(this.config));
+    const queue = options.queue ?? createFallbackQueue(this.queueConfig());
     this.pipeline = new GuardPipeline(this.config, { ...options, queue });
     this.instrumentation = options.instrumentation;
     if (!this.instrumentation) this.buildOwnProviders(options.resource);
@@ -253,6 +254,7 @@ export class GuardAgentHandler {
     } catch (err) {
       diag.error(`guard-agent: stop failed: ${(err as Error).message}`);
     }
+    this.instanceClaim?.release();
   }
 
   /** Alias of `stop()` (the Python agent's `close`). */
@@ -439,6 +441,12 @@ export class GuardAgentHandler {
 
   // ---- redis ---------------------------------------------------------------
 
+  /** The fallback queue's options, under this agent's own instance id (kept across queue switches). */
+  private queueConfig(redis?: RedisSource): ReturnType<typeof fallbackQueueConfigFrom> {
+    this.instanceClaim ??= claimInstanceId(defaultInstanceId({ instanceId: this.config.instanceId, installId: this.config.installId }));
+    return fallbackQueueConfigFrom({ ...this.config, instanceId: this.instanceClaim.id }, redis);
+  }
+
   /**
    * Moves the fallback queue to Redis: an ioredis `Redis`/`Cluster`, or the
    * seed's / `@guardcore/core`'s RedisHandler (its connection is used).
@@ -446,7 +454,7 @@ export class GuardAgentHandler {
    */
   async initializeRedis(redis: RedisSource | unknown): Promise<void> {
     try {
-      const next = createFallbackQueue(fallbackQueueConfigFrom(this.config, redis as RedisSource));
+      const next = createFallbackQueue(this.queueConfig(redis as RedisSource));
       await this.pipeline.queue.switchTo(next);
       if (this.pipeline.attachJournal() && this.running) void this.pipeline.replayJournal();
     } catch (err) {
@@ -491,7 +499,7 @@ export class GuardAgentHandler {
    */
   private async moveToConfiguredRedis(): Promise<void> {
     try {
-      await this.pipeline.queue.switchTo(createFallbackQueue(fallbackQueueConfigFrom(this.config)));
+      await this.pipeline.queue.switchTo(createFallbackQueue(this.queueConfig()));
       if (this.pipeline.attachJournal() && this.running) void this.pipeline.replayJournal();
     } catch (err) {
       diag.error(`guard-agent: could not move the fallback queue to the new Redis setting, keeping the current queue: ${(err as Error).message}`);

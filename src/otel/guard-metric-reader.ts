@@ -87,6 +87,18 @@ export class GuardMetricReader extends MetricReader {
     await this.exporter.forceFlush();
   }
 
+  private shutdownOnce: Promise<void> | undefined;
+
+  /**
+   * Once, then the same promise: the pipeline shuts the reader down at stop,
+   * and the agent's own MeterProvider shuts its readers down again after
+   * (the SDK's reader logs "Cannot call shutdown twice." as an error).
+   */
+  override shutdown(options?: Parameters<MetricReader['shutdown']>[0]): Promise<void> {
+    this.shutdownOnce ??= super.shutdown(options);
+    return this.shutdownOnce;
+  }
+
   protected override async onShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

@@ -43,3 +43,35 @@ export function defaultInstanceId(source: InstanceIdSource = {}): string {
   }
   return `${resolveInstallId({ override: source.installId })}:${host}:${workerKey(source.env)}`;
 }
+
+/** Ids held by the live agents of this process, with how many hold each base id. */
+const claimed = new Map<string, number>();
+
+export interface InstanceIdClaim {
+  readonly id: string;
+  /** Gives the id back when its agent stops (a later agent may then use it again). */
+  release(): void;
+}
+
+/**
+ * The id one agent of this process uses: `base` for the first live agent
+ * that asks for it, `base:a2`, `base:a3`... for the next ones. Two handlers in
+ * one process are independent: under one id, the second one's first contact
+ * with Redis would replay the first one's in-flight batches as leftovers of
+ * a previous run, and send them twice.
+ */
+export function claimInstanceId(base: string): InstanceIdClaim {
+  let n = 1;
+  let id = base;
+  while (claimed.has(id)) id = `${base}:a${++n}`;
+  claimed.set(id, 1);
+  let released = false;
+  return {
+    id,
+    release: () => {
+      if (released) return;
+      released = true;
+      claimed.delete(id);
+    },
+  };
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { GuardAgentConfigError } from '../../src/errors.js';
@@ -138,6 +139,23 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.deepEqual(stats.dropped.atIngest, { invalid: 1 });
     const neg = backend.metrics.filter((m) => (m.tags as Record<string, string>).endpoint === '/neg');
     assert.deepEqual(neg.map((m) => [m.metric_type, m.value]).sort(), [['request_count', 2], ['threat_level', -0.5]]);
+  });
+
+  it('a clean start, send and stop logs no error', async () => {
+    const errors: string[] = [];
+    const log = (m: string) => errors.push(m);
+    diag.setLogger({ error: log, warn: () => undefined, info: () => undefined, debug: () => undefined, verbose: () => undefined }, { logLevel: DiagLogLevel.ERROR, suppressOverrideMessage: true });
+    try {
+      const h = handlerFor(url);
+      await h.start();
+      await h.sendEvent({ eventType: 'ip_banned', reason: 'clean' });
+      await h.sendMetric({ metricType: 'request_count', value: 1 });
+      await h.stop();
+      assert.equal(backend.events.length, 1);
+      assert.deepEqual(errors, [], 'before, every stop logged "Cannot call shutdown twice." (the reader shut down by the pipeline, then by the agent\'s MeterProvider)');
+    } finally {
+      diag.disable();
+    }
   });
 
   it('stop() is bounded by its deadline even when the backend hangs', async () => {

@@ -1,8 +1,13 @@
 /**
- * updateConfig({ redisUrl }) moves the fallback queue live, carrying what it
- * holds: from one real Redis to another (a throw-away redis-server), then
- * back to memory with `redisUrl: null`, while the dev backend is down. Every
- * event arrives once the backend is back; the old Redis is left empty.
+ * Handlers on real Redis servers:
+ * - updateConfig({ redisUrl }) moves the fallback queue live, carrying what
+ *   it holds: from one real Redis to another (a throw-away redis-server),
+ *   then back to memory with `redisUrl: null`, while the dev backend is down.
+ *   Every event arrives once the backend is back; the old Redis is left empty.
+ * - two handlers in one process on one Redis and project are independent:
+ *   each its own instance id, so neither replays the other's in-flight
+ *   batches as leftovers (metrics, which have no idempotency key, would count
+ *   twice).
  */
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -85,5 +90,45 @@ describe('updateConfig({ redisUrl }) moves the fallback queue live', function ()
       [...new Set(backend.events.map((e) => String(e.reason)))].sort(),
       Array.from({ length: 10 }, (_, i) => `switch ${i}`).sort(),
     );
+  });
+});
+
+describe('two handlers in one process on one Redis and project', function () {
+  this.timeout(30_000);
+  let backend: DevBackend;
+  const handlers: GuardAgentHandler[] = [];
+
+  before(async () => {
+    backend = new DevBackend({ apiKeys: [KEY] });
+    await backend.start();
+  });
+  after(async () => {
+    await Promise.all(handlers.map((h) => h.stop(3000)));
+    await backend.stop();
+  });
+
+  it("get their own instance ids: the second never replays the first one's in-flight batches, metrics arrive once", async () => {
+    const projectId = `proj_two_${process.pid}_${Date.now()}`;
+    const config = { apiKey: KEY, endpoint: backend.url, projectId, redisUrl: 'redis://127.0.0.1:6379', flushInterval: 60, retryAttempts: 0, breaker: { failureThreshold: 1000, recoveryTimeoutMs: 100 } };
+    const first = new GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
+    handlers.push(first);
+    await first.start();
+    backend.faults.push({ kind: 'down' });
+    for (let i = 0; i < 10; i++) {
+      await first.sendMetric({ metricType: 'request_count', value: 1, endpoint: '/two' });
+      await first.flushBuffer(1000); // one queued batch each
+    }
+    assert.ok(first.getStats().queue.depthItems >= 10);
+    backend.faults.clear();
+    // The first one's drainer takes batches and waits on the slow backend while the second one starts.
+    backend.faults.push({ kind: 'delay', ms: 1500, times: 5 });
+    await new Promise((r) => setTimeout(r, 400));
+    const second = new GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
+    handlers.push(second);
+    await second.start();
+    await until(() => first.getStats().queue.depthItems === 0 && second.getStats().queue.depthItems === 0, 10_000);
+    await Promise.all([first.stop(3000), second.stop(3000)]);
+    const sum = backend.metrics.filter((m) => (m.tags as Record<string, string>).endpoint === '/two').reduce((a, m) => a + Number(m.value), 0);
+    assert.equal(sum, 10, 'each sample counted once');
   });
 });
