@@ -48,6 +48,7 @@ import { VERSION } from '../version.js';
 import { GuardPipeline, withDeadline, type PipelineOptions } from './guard-pipeline.js';
 import { RecentCounters } from './recent-counters.js';
 import { redactKeys } from './redact.js';
+import { forgetAtExit, stopBeforeExit } from './stop-before-exit.js';
 import { buildStatus, type StatusInputs } from './status.js';
 
 export const SCOPE_NAME = 'guard-agent-otel';
@@ -72,6 +73,12 @@ export interface GuardAgentHandlerOptions extends PipelineOptions {
    * minimum. For tests and demos; not part of AgentConfig.
    */
   rulesIntervalMs?: number;
+  /**
+   * Stop the agent (flush, replay, bounded by the stop deadline) when the
+   * process's event loop runs empty without `stop()` having been called.
+   * Default true.
+   */
+  stopBeforeExit?: boolean;
 }
 
 type Pending = { kind: 'event'; event: SecurityEvent } | { kind: 'metric'; metric: SecurityMetric };
@@ -99,6 +106,7 @@ export class GuardAgentHandler {
   private lastFlush: Date | null = null;
   private lastStatusOk: boolean | null = null;
   private readonly stopTimeoutMs: number;
+  private readonly stopsBeforeExit: boolean;
   private readonly counts = {
     eventsAccepted: 0,
     metricsAccepted: 0,
@@ -112,6 +120,7 @@ export class GuardAgentHandler {
     this.config = resolveConfig(config, { env: options.env });
     this.sensitive = new Set(this.config.sensitiveHeaders);
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.stopsBeforeExit = options.stopBeforeExit ?? true;
     const queue = options.queue ?? createFallbackQueue(this.queueConfig());
     this.pipeline = new GuardPipeline(this.config, { ...options, queue });
     this.instrumentation = options.instrumentation;
@@ -208,6 +217,7 @@ export class GuardAgentHandler {
     this.running = true;
     this.pipeline.start();
     this.scheduleLoops();
+    if (this.stopsBeforeExit) stopBeforeExit(this);
   }
 
   private scheduleLoops(): void {
@@ -235,6 +245,7 @@ export class GuardAgentHandler {
     const deadline = Date.now() + timeoutMs;
     this.running = false;
     this.stopped = true;
+    forgetAtExit(this);
     clearInterval(this.statusTimer);
     this.instrumentation?.setEmitEvent(undefined);
     this.instrumentation?.onProvidersHanded(undefined);
