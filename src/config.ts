@@ -119,7 +119,7 @@ export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateL
   payloadSigningSecret: { kind: 'nullableString', env: 'GUARD_AGENT_PAYLOAD_SIGNING_SECRET', secret: true, describe: 'Enables X-Payload-Signature: v1=<HMAC-SHA256 hex>.' },
   signatureMode: { kind: 'enum', env: 'GUARD_AGENT_SIGNATURE_MODE', values: ['uncompressed', 'wire'], describe: 'What the HMAC covers: the uncompressed JSON or the exact wire bytes.' },
   onError: { kind: 'function', env: '', describe: 'Hook (stage, error, context) called best effort on drops and failures.' },
-  maxEventBytes: { kind: 'int', env: 'GUARD_AGENT_MAX_EVENT_BYTES', min: 1024, describe: 'One event\'s size cap; metadata beyond it is truncated with a marker.' },
+  maxEventBytes: { kind: 'int', env: 'GUARD_AGENT_MAX_EVENT_BYTES', min: 1024, describe: 'One event\'s size cap in UTF-8 bytes; a larger event is truncated to fit (metadata, then long strings) and still sent.' },
   maxBodyBytes: { kind: 'int', env: 'GUARD_AGENT_MAX_BODY_BYTES', min: 4096, describe: 'Request body cap before compression; batches are split by bytes.' },
   maxQueueSize: { kind: 'int', env: 'GUARD_AGENT_MAX_QUEUE_SIZE', min: 1, describe: 'Records the SDK batch processor holds before it drops the newest (counted); sized for attack bursts.' },
   maxExportBatchSize: { kind: 'int', env: 'GUARD_AGENT_MAX_EXPORT_BATCH_SIZE', min: 1, describe: 'Records per export (then split by bytes into requests); at most maxQueueSize.' },

@@ -14,24 +14,43 @@
  * - records the SDK processor refused because its queue was full
  *   (`queueRefused()`, fed by the GuardLogRecordProcessor's probe) go straight
  *   into the fallback queue the same way, and their journal entries settle.
+ *
+ * What these direct ways cannot queue (an event that does not encode, one
+ * larger than the body cap on its own, a diverted export the queue refused)
+ * is counted in the guard log exporter's dropped stats, under the reason the
+ * live path uses, so every accepted event is delivered, queued or counted.
  */
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { encodeEvent } from '../models/codec.js';
-import { EVENT_ATTRIBUTES, isGuardRecord, logRecordToSecurityEvent } from '../otel/event-mapping.js';
+import { EVENT_ATTRIBUTES, isGuardRecord } from '../otel/event-mapping.js';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
 import { buildBatches } from '../transport/batch-builder.js';
+import type { DropReason } from '../transport/types.js';
 import type { DurabilityJournal } from './durability-journal.js';
 
 export interface DivertOptions {
   queue: FallbackQueue;
+  /** The per-event cap; records are encoded by the guard log exporter, whose cap is this same config value. */
   maxEventBytes: number;
   /** Body cap the queued batches are sized to (envelope included). */
   maxBatchBytes: number;
   /** Bytes of that cap the envelope takes (the transport's measure; default batch-builder's reserve). */
   envelopeBytes?: number;
   maxBatchItems: number;
+}
+
+/** What the direct ways need of the GuardLogRecordExporter: its encoding (truncation and counts included) and its dropped stats. */
+export interface GuardRecordEncoder {
+  encodeInto(rec: ReadableLogRecord, items: string[], keys: string[]): void;
+  countDropped(reason: DropReason, count: number): void;
+}
+
+/** What one direct write did: queued, not queued because the queue failed (with its error), dropped and counted. */
+interface DirectResult {
+  queued: number;
+  unqueued: number;
+  error?: Error;
 }
 
 export class JournalSettlingExporter implements LogRecordExporter {
@@ -42,10 +61,10 @@ export class JournalSettlingExporter implements LogRecordExporter {
   diverted = 0;
   /** Events the SDK processor refused (queue full), queued directly. */
   refusedQueued = 0;
-  /** Events the SDK processor refused that could not be queued either: lost. */
+  /** Events the SDK processor refused that the queue refused too (it failed): lost. */
   refusedLost = 0;
 
-  constructor(private readonly target: LogRecordExporter) {}
+  constructor(private readonly target: LogRecordExporter & GuardRecordEncoder) {}
 
   /** From now on, exports go to the queue instead of the network (the stop deadline has passed). */
   divertToQueue(options: DivertOptions): void {
@@ -56,6 +75,11 @@ export class JournalSettlingExporter implements LogRecordExporter {
     if (this.divert) {
       void this.queueDirectly(records, this.divert).then((r) => {
         this.diverted += r.queued;
+        // The SDK does not retry a failed export: these are lost.
+        if (r.error) {
+          this.target.countDropped('queue_unavailable', r.unqueued);
+          diag.error(`guard-agent: ${r.unqueued} event(s) diverted to the fallback queue at the stop deadline could not be queued: ${r.error.message}`);
+        }
         resultCallback(r.error ? { code: ExportResultCode.FAILED, error: r.error } : { code: ExportResultCode.SUCCESS });
       });
       return;
@@ -90,7 +114,7 @@ export class JournalSettlingExporter implements LogRecordExporter {
     this.countRefused(await this.enqueueItems(items, keys, d), 'held for NodeSDK past the cap');
   }
 
-  private countRefused(r: { queued: number; unqueued: number; error?: Error }, what: string): void {
+  private countRefused(r: DirectResult, what: string): void {
     this.refusedQueued += r.queued;
     if (!r.error) return;
     this.refusedLost += r.unqueued;
@@ -98,30 +122,36 @@ export class JournalSettlingExporter implements LogRecordExporter {
   }
 
   /** How many events went into the queue, and (on a queue error) how many did not. */
-  private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<{ queued: number; unqueued: number; error?: Error }> {
+  private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<DirectResult> {
     const items: string[] = [];
     const keys: string[] = [];
     for (const rec of records) {
       if (!isGuardRecord(rec)) continue;
       try {
-        const ev = logRecordToSecurityEvent(rec);
-        items.push(encodeEvent(ev, { maxEventBytes: d.maxEventBytes }));
-        keys.push(ev.idempotencyKey);
+        // Encoded as a live export encodes it: an event over maxEventBytes is truncated (and counted), not lost.
+        this.target.encodeInto(rec, items, keys);
       } catch (err) {
-        diag.error(`guard-agent: could not encode a security event for the fallback queue: ${(err as Error).message}`);
+        this.target.countDropped('encoding_error', 1);
+        diag.error(`guard-agent: could not encode a security event for the fallback queue; dropped: ${(err as Error).message}`);
       }
     }
     return this.enqueueItems(items, keys, d);
   }
 
-  private async enqueueItems(items: string[], keys: string[], d: DivertOptions): Promise<{ queued: number; unqueued: number; error?: Error }> {
+  private async enqueueItems(items: string[], keys: string[], d: DivertOptions): Promise<DirectResult> {
     let queued = 0;
+    let tooLarge = 0;
     try {
       // Sized like live batches (bytes, then items), with protocol batch ids.
       const batches = buildBatches('events', items, keys, d.maxBatchBytes, Date.now(), {
         maxItems: d.maxBatchItems,
         ...(d.envelopeBytes !== undefined ? { envelopeBytes: d.envelopeBytes } : {}),
-        onTooLarge: (n) => diag.error(`guard-agent: ${n} event(s) larger than the body cap on their own could not be queued`),
+        onTooLarge: (n) => {
+          // Events are truncated to maxEventBytes; only a cap near maxBodyBytes (or the smaller encrypted budget) leaves one too large.
+          tooLarge = n;
+          this.target.countDropped('too_large', n);
+          diag.error(`guard-agent: ${n} event(s) larger than the body cap on their own could not be queued; dropped`);
+        },
       });
       for (const batch of batches) {
         await d.queue.enqueue(batch);
@@ -131,7 +161,7 @@ export class JournalSettlingExporter implements LogRecordExporter {
       }
       return { queued, unqueued: 0 };
     } catch (err) {
-      return { queued, unqueued: items.length - queued, error: err instanceof Error ? err : new Error(String(err)) };
+      return { queued, unqueued: items.length - tooLarge - queued, error: err instanceof Error ? err : new Error(String(err)) };
     }
   }
 }

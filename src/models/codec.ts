@@ -6,12 +6,14 @@
  * Fast path: string concatenation of fields the constructors already
  * validated, plus one JSON.stringify of the metadata. It never throws: app
  * data JSON cannot carry is replaced by a marker and counted, and an event
- * over `maxEventBytes` has its metadata truncated with a marker.
+ * over `maxEventBytes` is truncated to fit (metadata replaced by a marker,
+ * then long strings cut by bytes), so it is still delivered.
  */
 import type { AgentStatus } from './agent-status.js';
 import type { BatchEnvelope } from './event-batch.js';
 import type { SecurityEvent } from './security-event.js';
 import type { SecurityMetric } from './security-metric.js';
+import { cutToJsonBytes, fitStrings, jsonStringBytes } from './json-bytes.js';
 import { type CodecStats, toJsonText } from './json-safe.js';
 
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
@@ -83,27 +85,61 @@ export function encodeEvent(e: SecurityEvent, opts: EncodeOptions = {}): string 
   return truncateEvent(e, head, meta, extra, max, opts.stats);
 }
 
-/** Replaces the metadata with a marker; if the event is still too large, shortens its long strings. */
+/** The head's free-text strings, which a truncation may cut (the key and the timestamp have fixed sizes). */
+const CUTTABLE_FIELDS = [
+  'eventType', 'ipAddress', 'country', 'userAgent', 'actionTaken', 'reason',
+  'endpoint', 'method', 'decoratorType', 'ruleType', 'patternMatched', 'handlerName',
+] as const;
+const MAX_LISTED_KEYS = 20;
+const MAX_LISTED_KEY_BYTES = 64;
+
+/** Up to 20 of the keys, each cut to 64 bytes, as many as fit `budget` bytes of JSON: what a marker lists. */
+function listedKeys(keys: string[], budget: number): string[] {
+  const out: string[] = [];
+  let used = 2;
+  for (const k of keys) {
+    if (out.length === MAX_LISTED_KEYS) break;
+    const name = cutToJsonBytes(k, MAX_LISTED_KEY_BYTES);
+    used += jsonStringBytes(name) + 3;
+    if (used > budget) break;
+    out.push(name);
+  }
+  return out;
+}
+
+/** The event with its cuttable strings replaced (a copy; the event is not changed). */
+function withStrings(e: SecurityEvent, values: readonly (string | null)[]): SecurityEvent {
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(e)), e) as Record<string, unknown>;
+  CUTTABLE_FIELDS.forEach((f, i) => (copy[f] = values[i]));
+  return copy as unknown as SecurityEvent;
+}
+
+/**
+ * Replaces the metadata with a marker. If the event is still too large, its
+ * extra keys are replaced by their names and the head's free-text strings
+ * share what is left of the cap, measured in UTF-8 bytes of their JSON form:
+ * the short ones stay whole, the long ones are cut with `...[TRUNCATED]`.
+ * The result fits `max` for any cap of at least 1024 bytes (the config's
+ * minimum).
+ */
 function truncateEvent(e: SecurityEvent, head: string, meta: string, extra: string, max: number, stats?: CodecStats): string {
   if (stats) stats.truncated++;
-  const marker = str({ [TRUNCATION_MARKER_KEY]: true, original_bytes: Buffer.byteLength(meta), keys: Object.keys(e.metadata).slice(0, 20) });
-  let json = head + marker + extra + '}';
+  const listBudget = Math.floor(max / 8);
+  const metaKeys = Object.keys(e.metadata);
+  const marker = (budget: number) =>
+    str({ [TRUNCATION_MARKER_KEY]: true, original_bytes: Buffer.byteLength(meta), keys: listedKeys(metaKeys, budget) });
+  const json = head + marker(listBudget) + extra + '}';
   if (Buffer.byteLength(json) <= max) return json;
-  // Still too large: the head or the extra keys hold huge strings. Cap each long string field.
-  const budget = Math.max(256, Math.floor(max / 8));
-  const cut = (s: string | null): string | null => (s !== null && s.length > budget ? s.slice(0, budget) + '...[TRUNCATED]' : s);
-  const shortened = Object.assign(Object.create(Object.getPrototypeOf(e)), e, {
-    reason: cut(e.reason),
-    userAgent: cut(e.userAgent),
-    endpoint: cut(e.endpoint),
-    patternMatched: cut(e.patternMatched),
-    ipAddress: cut(e.ipAddress),
-    actionTaken: cut(e.actionTaken),
-    eventType: cut(e.eventType),
-  }) as SecurityEvent;
   const extraKeys = Object.keys(e.extra);
-  json = eventHead(shortened) + marker + (extraKeys.length ? ',' + str(TRUNCATION_MARKER_KEY + '_extra') + ':' + str(extraKeys.slice(0, 20)) : '') + '}';
-  return json;
+  const extraMarker = (budget: number) =>
+    extraKeys.length ? ',' + str(TRUNCATION_MARKER_KEY + '_extra') + ':' + str(listedKeys(extraKeys, budget)) : '';
+  const current = CUTTABLE_FIELDS.map((f) => e[f]);
+  const emptyHead = Buffer.byteLength(eventHead(withStrings(e, current.map((v) => (v === null ? null : '')))));
+  let tail = marker(listBudget) + extraMarker(listBudget) + '}';
+  // Only a cap far below the config's minimum gets here: the markers then list no keys.
+  if (emptyHead + Buffer.byteLength(tail) > max) tail = marker(0) + extraMarker(0) + '}';
+  const fitted = fitStrings(current, max - emptyHead - Buffer.byteLength(tail));
+  return eventHead(withStrings(e, fitted)) + tail;
 }
 
 /** One metric as its wire JSON object. */

@@ -5,6 +5,7 @@
  * the boundary; the codec trusts what the constructors built.
  */
 import type { FieldProblem } from '../errors.js';
+import { isWireTime } from './wire-time.js';
 
 export type Problems = FieldProblem[];
 
@@ -54,7 +55,9 @@ export function optionalFiniteNumber(v: unknown, field: string, problems: Proble
 /**
  * A timestamp: a Date, an RFC 3339 / ISO string (the Python agent's
  * `2026-05-12 10:00:00+00:00` form included), or a number (epoch seconds
- * below 1e11, epoch milliseconds above). Missing means now.
+ * below 1e11, epoch milliseconds above). Missing means now. A valid date
+ * outside years 1-9999 UTC is refused: the backend's datetime cannot hold it,
+ * and one such event would make it reject the whole batch.
  */
 export function timestamp(v: unknown, field: string, problems: Problems, now: () => number = Date.now): Date {
   if (v === undefined || v === null) return new Date(now());
@@ -62,7 +65,13 @@ export function timestamp(v: unknown, field: string, problems: Problems, now: ()
   if (v instanceof Date) d = new Date(v.getTime());
   else if (typeof v === 'number' && Number.isFinite(v)) d = new Date(v < 1e11 ? v * 1000 : v);
   else if (typeof v === 'string') d = new Date(v.includes(' ') && !v.includes('T') ? v.replace(' ', 'T') : v);
-  if (d && !Number.isNaN(d.getTime())) return d;
+  if (d && !Number.isNaN(d.getTime())) {
+    if (isWireTime(d.getTime())) return d;
+    // A number this far out is most often an epoch in micro- or nanoseconds.
+    const hint = typeof v === 'number' ? ' (epoch numbers are read as seconds below 1e11, else milliseconds)' : '';
+    problems.push({ field, message: `must fall within years 1-9999 UTC, the backend's datetime range; got ${d.toISOString()}${hint}` });
+    return new Date(now());
+  }
   problems.push({ field, message: `expected a Date, an ISO 8601 string or epoch number, got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : kindOf(v)}` });
   return new Date(now());
 }

@@ -14,6 +14,7 @@
 import { isSpanContextValid, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { SecurityEvent } from '../models/security-event.js';
 import { toAttributeMap, toAttributeValue, type CodecStats } from '../models/json-safe.js';
+import { isWireTime } from '../models/wire-time.js';
 
 /** The `eventName` (and `event.name` attribute) of every security event record. */
 export const GUARD_EVENT_NAME = 'guard.security_event';
@@ -231,11 +232,16 @@ class AttributeReader {
   }
 }
 
-/** A record's HrTime as a Date (millisecond precision, as the wire carries it), or null when it is not a valid HrTime. */
+/**
+ * A record's HrTime as a Date (millisecond precision, as the wire carries
+ * it), or null when it is not a valid HrTime or lies outside years 1-9999
+ * (a plain logger can emit any number; the backend's datetime cannot hold
+ * it, and would refuse the whole batch).
+ */
 export function hrTimeToDate(hr: HrTime | undefined): Date | null {
   if (!Array.isArray(hr) || hr.length !== 2) return null;
   const ms = hr[0] * 1000 + hr[1] / 1e6;
-  return Number.isFinite(ms) ? new Date(ms) : null;
+  return Number.isFinite(ms) && isWireTime(ms) ? new Date(ms) : null;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -271,6 +277,7 @@ export function logRecordToSecurityEvent(rec: LogRecordLike, stats: EventMapping
     stats.malformedFields++;
     idempotencyKey = null;
   }
+  // Missing, malformed or out of the backend's range: counted, and the event is stamped now (it is being exported now).
   const timestamp = hrTimeToDate(rec.hrTime);
   if (timestamp === null) stats.malformedFields++;
 

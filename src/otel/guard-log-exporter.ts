@@ -108,11 +108,7 @@ export class GuardLogRecordExporter implements LogRecordExporter {
     const keys: string[] = [];
     for (const rec of guard) {
       try {
-        // Records as the handler emits them take the fast path; any other goes the general way.
-        if (encodeGuardRecordInto(rec, this.maxEventBytes, items, keys)) continue;
-        const ev = logRecordToSecurityEvent(rec, this.mappingStats);
-        items.push(encodeEvent(ev, { maxEventBytes: this.maxEventBytes, stats: this.codecStats }));
-        keys.push(ev.idempotencyKey);
+        this.encodeInto(rec, items, keys);
       } catch {
         // The mapping and codec are built not to throw; a bug there costs one counted event, not the batch.
         this.delivery.drop('encoding_error', 1);
@@ -121,6 +117,25 @@ export class GuardLogRecordExporter implements LogRecordExporter {
     void this.delivery.deliverItems('events', items, keys).then((ok) =>
       resultCallback(ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error('some events could be neither delivered nor queued') }),
     );
+  }
+
+  /**
+   * Appends a guard record's wire JSON and idempotency key, truncated to
+   * maxEventBytes and counted (truncations, markers, malformed fields) as
+   * every export counts them; the fallback queue's direct writes use it too.
+   * Throws only on hostile input (e.g. a throwing getter).
+   */
+  encodeInto(rec: ReadableLogRecord, items: string[], keys: string[]): void {
+    // Records as the handler emits them take the fast path; any other goes the general way.
+    if (encodeGuardRecordInto(rec, this.maxEventBytes, items, keys)) return;
+    const ev = logRecordToSecurityEvent(rec, this.mappingStats);
+    items.push(encodeEvent(ev, { maxEventBytes: this.maxEventBytes, stats: this.codecStats }));
+    keys.push(ev.idempotencyKey);
+  }
+
+  /** Counts events dropped on this exporter's behalf by a way around it (the fallback queue's direct writes). */
+  countDropped(reason: DropReason, count: number): void {
+    if (count > 0) this.delivery.drop(reason, count);
   }
 
   /** Resolves once every export in flight has delivered or queued its events. */

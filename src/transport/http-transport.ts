@@ -3,13 +3,14 @@ import type { AgentConfig } from '../config-types.js';
 import type { AgentStatus, SecurityEvent, SecurityMetric } from '../models/index.js';
 import { batchOverheadBytes, encodeBatchBodyBytes, encodeEncryptedPlaintext, encodeEvent, encodeMetric, encodeStatus } from '../models/codec.js';
 import { USER_AGENT, VERSION } from '../version.js';
-import { buildBatches, splitInHalves } from './batch-builder.js';
+import { buildBatches, generateBatchId, splitInHalves } from './batch-builder.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { encryptedPayloadLength, PayloadEncryptor } from './encryption.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import { resolveInstallId } from './install-id.js';
 import { TokenBucketRateLimiter } from './rate-limiter.js';
 import { SecretRedactor, safeUrl } from './redact.js';
+import { rejectedItemIndices } from './rejected-items.js';
 import { type ExchangeResult, RequestExecutor } from './request-executor.js';
 import { parseJson, summarizeBody } from './response.js';
 import { TransportStatsRecorder } from './stats.js';
@@ -271,7 +272,8 @@ export class HTTPTransport {
 
   // ---------------------------------------------------------------- internals
 
-  private async sendOne(batch: WireBatch, opts: SendOptions): Promise<SendReport> {
+  /** `resent`: the batch is what was left after a 422 named its bad items; a second 422 drops it whole. */
+  private async sendOne(batch: WireBatch, opts: SendOptions, resent = false): Promise<SendReport> {
     const n = batch.items.length;
     const { path, json } = this.encodeBody(batch);
 
@@ -322,6 +324,8 @@ export class HTTPTransport {
       }
       case 'permanent': {
         const detail = this.safeSummary(r.res.body);
+        const rejected = status === 422 && !resent ? rejectedItemIndices(r.res.body, batch.kind, n) : null;
+        if (rejected && rejected.length < n) return this.resendWithout(batch, rejected, status, detail, opts);
         diag.warn(`guard-agent: dropping ${batch.kind} batch of ${n} item(s); permanently rejected (${status}): ${detail}`);
         this.stats.drop('permanent_rejection', n);
         this.fireOnError('transport_send', new Error(`Permanent client error ${status}: ${detail}`), {
@@ -342,6 +346,27 @@ export class HTTPTransport {
         this.logFinal(batch.kind, path, r);
         return withExtras(pendingReport(tried, 'retry_later'), r.retryAfterMs, status);
     }
+  }
+
+  /**
+   * 422 naming some items: only those are dropped (counted), and the others,
+   * which the backend refused only because it validates the request whole,
+   * go once more under a fresh batch id.
+   */
+  private async resendWithout(batch: WireBatch, rejected: number[], status: number, detail: string, opts: SendOptions): Promise<SendReport> {
+    const n = batch.items.length;
+    const bad = new Set(rejected);
+    const keep = (_: string, i: number) => !bad.has(i);
+    const rest: WireBatch = {
+      ...batch,
+      batchId: generateBatchId(this.now()),
+      items: batch.items.filter(keep),
+      idempotencyKeys: batch.idempotencyKeys.length === n ? batch.idempotencyKeys.filter(keep) : [],
+    };
+    diag.warn(`guard-agent: dropping ${bad.size} of ${n} ${batch.kind} item(s) the backend rejected (${status}): ${detail}; sending the other ${rest.items.length} again`);
+    this.stats.drop('permanent_rejection', bad.size);
+    this.fireOnError('transport_send', new Error(`Permanent client error ${status}: ${detail}`), { dataType: batch.kind, itemCount: bad.size, status });
+    return mergeReports([{ ...dropReport('permanent_rejection', bad.size), lastStatus: status }, await this.sendOne(rest, opts, true)]);
   }
 
   /** 413 (or over the cap): halves with fresh batch ids, each sent on its own; only failing halves split further. */

@@ -15,6 +15,8 @@ import {
   MARKERS,
 } from '../../src/models/index.js';
 import { GuardAgentValidationError } from '../../src/errors.js';
+import { CUT_SUFFIX, cutToJsonBytes, jsonStringBytes } from '../../src/models/json-bytes.js';
+import fc from 'fast-check';
 import { GOLDEN } from '../helpers/golden.js';
 
 /** Compares a wire object with a golden one field for field; timestamps as instants (ms precision). */
@@ -147,6 +149,36 @@ describe('models and wire codec', () => {
     }
   });
 
+  it('timestamps outside years 1-9999 UTC (the backend datetime range) are refused, naming the field; the bounds themselves are accepted', () => {
+    const first = '0001-01-01T00:00:00.000Z';
+    const last = '9999-12-31T23:59:59.999Z';
+    for (const t of [first, last]) {
+      assert.equal(new SecurityEvent({ eventType: 'x', timestamp: t }).timestamp.toISOString(), t);
+      assert.equal(new SecurityMetric({ metricType: 'request_count', value: 1, timestamp: new Date(t) }).timestamp.toISOString(), t);
+    }
+    const microseconds = Date.now() * 1000; // an epoch in µs read as ms: year ~57,000
+    const outside: unknown[] = [
+      microseconds,
+      new Date(Date.parse(last) + 1),
+      new Date(Date.parse(first) - 1),
+      '0000-06-01T00:00:00Z',
+      '+010000-01-01T00:00:00.000Z',
+      '-000001-01-01T00:00:00.000Z',
+      new Date(8.64e15),
+    ];
+    for (const timestamp of outside) {
+      for (const make of [() => new SecurityEvent({ eventType: 'x', timestamp }), () => new SecurityMetric({ metricType: 'request_count', value: 1, timestamp })]) {
+        assert.throws(make, (e: unknown) => {
+          assert.ok(e instanceof GuardAgentValidationError);
+          assert.equal(e.field, 'timestamp', String(timestamp));
+          assert.match(e.message, /timestamp: must fall within years 1-9999 UTC/);
+          return true;
+        });
+      }
+    }
+    assert.throws(() => new SecurityEvent({ eventType: 'x', timestamp: microseconds }), /epoch numbers are read as seconds below 1e11, else milliseconds/);
+  });
+
   it('invalid fields throw GuardAgentValidationError naming each field', () => {
     assert.throws(() => new SecurityEvent({ ipAddress: 1 }), (err: unknown) => {
       assert.ok(err instanceof GuardAgentValidationError);
@@ -209,5 +241,75 @@ describe('models and wire codec', () => {
     // huge strings outside metadata are capped too
     const ev2 = new SecurityEvent({ eventType: 'x', reason: 'r'.repeat(200_000), userAgent: 'u'.repeat(200_000) });
     assert.ok(Buffer.byteLength(encodeEvent(ev2, { maxEventBytes: 8192 })) <= 8192);
+  });
+
+  it('cuts every free-text field by UTF-8 bytes of its JSON form, so an event of any size fits maxEventBytes and is still delivered', () => {
+    const huge = {
+      eventType: 'e'.repeat(100_000),
+      ipAddress: 'i'.repeat(100_000),
+      country: '\u0001'.repeat(100_000), // each escapes to 6 bytes
+      userAgent: '中'.repeat(100_000), // 3 bytes each
+      actionTaken: '"'.repeat(100_000), // 2 bytes each
+      reason: '😀'.repeat(100_000), // a surrogate pair, 4 bytes
+      endpoint: '\ud800'.repeat(100_000), // lone surrogates escape to 6 bytes
+      method: 'm'.repeat(300_000),
+      decoratorType: 'd'.repeat(300_000),
+      ruleType: 'r'.repeat(300_000),
+      patternMatched: 'p'.repeat(300_000),
+      handlerName: 'h'.repeat(300_000),
+    };
+    const fields = Object.keys(huge) as (keyof typeof huge)[];
+    for (const max of [1024, 4096, 65_536]) {
+      const stats = newCodecStats();
+      const json = encodeEvent(new SecurityEvent({ ...huge, metadata: { a: 1 }, extra_key: 'x'.repeat(100_000) }), { maxEventBytes: max, stats });
+      assert.ok(Buffer.byteLength(json) <= max, `${Buffer.byteLength(json)} bytes over a ${max}-byte cap`);
+      assert.ok(Buffer.byteLength(json) > max - 64, 'the cap is used, not wasted');
+      assert.equal(stats.truncated, 1);
+      const wire = JSON.parse(json);
+      for (const f of fields) {
+        const value = wire[f.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())] as string;
+        assert.ok(value.endsWith(CUT_SUFFIX), `${f} is cut and marked`);
+        assert.ok(huge[f].startsWith(value.slice(0, -CUT_SUFFIX.length)), `${f} keeps its beginning`);
+      }
+      assert.equal(wire.metadata[TRUNCATION_MARKER_KEY], true);
+      assert.deepEqual(wire[TRUNCATION_MARKER_KEY + '_extra'], ['extra_key']);
+    }
+    // One huge field among short ones: the short ones stay whole, the long one takes what is left.
+    const one = new SecurityEvent({ eventType: 'ip_banned', ipAddress: '203.0.113.9', reason: 'banned', method: 'POST', handlerName: 'h'.repeat(300_000) });
+    const wire = JSON.parse(encodeEvent(one, { maxEventBytes: 65_536 }));
+    assert.deepEqual([wire.event_type, wire.ip_address, wire.reason, wire.method], ['ip_banned', '203.0.113.9', 'banned', 'POST']);
+    assert.ok(wire.handler_name.length > 60_000 && wire.handler_name.endsWith(CUT_SUFFIX));
+  });
+
+  it('truncated events fit the cap for any strings and caps (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 3000 }), fc.string({ unit: 'grapheme', maxLength: 3000 }), fc.constantFrom('\u0000'.repeat(4000), '\udc00'.repeat(3000), '"\\'.repeat(3000)));
+    fc.assert(
+      fc.property(fc.array(fc.option(text, { nil: null }), { minLength: 12, maxLength: 12 }), fc.dictionary(text, text, { maxKeys: 30 }), fc.integer({ min: 1024, max: 16_384 }), (v, meta, max) => {
+        const ev = new SecurityEvent({
+          eventType: v[0] || 'x', ipAddress: v[1] ?? '', country: v[2], userAgent: v[3], actionTaken: v[4] ?? '', reason: v[5] ?? '',
+          endpoint: v[6], method: v[7], decoratorType: v[8], ruleType: v[9], patternMatched: v[10], handlerName: v[11], metadata: meta,
+        });
+        const json = encodeEvent(ev, { maxEventBytes: max });
+        assert.ok(Buffer.byteLength(json) <= max, `${Buffer.byteLength(json)} > ${max}`);
+        JSON.parse(json);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('jsonStringBytes is the UTF-8 size of the JSON form; cutToJsonBytes keeps a prefix within the budget, never splitting a pair', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string()), fc.integer({ min: 0, max: 60 }), (s, budget) => {
+        assert.equal(jsonStringBytes(s), Buffer.byteLength(JSON.stringify(s)) - 2);
+        const cut = cutToJsonBytes(s, budget);
+        assert.ok(jsonStringBytes(cut) <= budget || cut === s);
+        if (cut === s) return;
+        const kept = cut.endsWith(CUT_SUFFIX) ? cut.slice(0, -CUT_SUFFIX.length) : cut;
+        assert.ok(s.startsWith(kept));
+        const last = kept.charCodeAt(kept.length - 1);
+        if (last >= 0xd800 && last <= 0xdbff) assert.ok(!(s.charCodeAt(kept.length) >= 0xdc00 && s.charCodeAt(kept.length) <= 0xdfff), 'pair split');
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -192,6 +192,22 @@ describe('otel event mapping', () => {
     assert.equal(stats.malformedFields, 9);
   });
 
+  it('a plain logger record with a timestamp outside years 1-9999 is stamped now and counted, never passed to the backend', async () => {
+    const { provider, exporter } = newProvider();
+    const logger = provider.getLogger('test');
+    // An epoch in microseconds where the SDK takes milliseconds (year ~57,000), and one before year 1.
+    logger.emit({ eventName: GUARD_EVENT_NAME, body: 'future', timestamp: Date.now() * 1000, attributes: { 'guard.event_type': 'ip_banned' } });
+    logger.emit({ eventName: GUARD_EVENT_NAME, body: 'past', timestamp: new Date('-000500-01-01T00:00:00Z'), attributes: { 'guard.event_type': 'ip_banned' } });
+    await provider.forceFlush();
+    for (const rec of exporter.getFinishedLogRecords()) {
+      const stats = newEventMappingStats();
+      const ev = logRecordToSecurityEvent(rec, stats);
+      assert.ok(Math.abs(ev.timestamp.getTime() - Date.now()) < 5000, `${String(rec.body)}: stamped now, got ${ev.timestamp.toISOString()}`);
+      assert.equal(stats.malformedFields, 1);
+    }
+    await provider.shutdown();
+  });
+
   it('fills in an event type for a record that only carries the event name', () => {
     const stats = newEventMappingStats();
     const ev = logRecordToSecurityEvent({ eventName: GUARD_EVENT_NAME, hrTime: [1_700_000_000, 5_000_000], attributes: {} }, stats);

@@ -51,7 +51,11 @@ const spanContext = fc.option(
 
 const eventInput = fc.record({
   idempotencyKey: fc.uuid(),
-  timestamp: fc.oneof(fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true }), fc.date({ noInvalidDate: true })),
+  // Within the backend's datetime range (years 1-9999); the model refuses anything else.
+  timestamp: fc.oneof(
+    fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true }),
+    fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }),
+  ),
   eventType: tricky.filter((s) => s.length > 0),
   ipAddress: tricky,
   country: optTricky,
@@ -105,6 +109,9 @@ describe('record-encoder (exporter fast path)', () => {
       { ...base, attributes: { ...base.attributes, [A.metadata]: { a: NaN } } },
       { ...base, attributes: { ...base.attributes, [A.metadata]: { a: { b: new Uint8Array([1]) } } } },
       { ...base, hrTime: undefined },
+      // Outside years 1-9999 (a plain logger's µs epoch): the general way stamps it now and counts it.
+      { ...base, hrTime: [Date.now(), 0] as [number, number] },
+      { ...base, hrTime: [-62_135_596_801, 0] as [number, number] },
     ];
     for (const rec of variants) assert.equal(fast(rec).ok, false);
   });
@@ -114,6 +121,11 @@ describe('record-encoder (exporter fast path)', () => {
     const rec = asReadable(ev);
     assert.equal(fast(rec, 1000).ok, false);
     assert.equal(fast(rec, 10_000).json, slow(rec, 10_000));
+    // A huge string outside the metadata: the general way cuts it to fit, in bytes.
+    const long = asReadable(new SecurityEvent({ eventType: 'ip_banned', reason: 'r', handlerName: '\u0001'.repeat(20_000) }));
+    assert.equal(fast(long, 4096).ok, false);
+    assert.ok(Buffer.byteLength(slow(long, 4096)) <= 4096);
+    assert.equal(fast(long, 200_000).json, slow(long, 200_000));
   });
 });
 

@@ -1,0 +1,17 @@
+/**
+ * The instants the backend can take. Its `timestamp` fields are Python
+ * `datetime`s (reference 2.2, 2.3), which hold years 1 through 9999 only; a
+ * JS Date reaches far beyond (`+057000-...`, `-000001-...`), and one such
+ * event makes pydantic refuse its whole batch with 422. Every way into a
+ * SecurityEvent or SecurityMetric checks against this range.
+ */
+
+/** `0001-01-01T00:00:00.000Z` (Date.UTC would read year 1 as 1901). */
+export const WIRE_TIME_MIN_MS = Date.parse('0001-01-01T00:00:00.000Z');
+/** `9999-12-31T23:59:59.999Z`. */
+export const WIRE_TIME_MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** True for a time value (ms since the epoch) the backend's datetime can hold. */
+export function isWireTime(ms: number): boolean {
+  return ms >= WIRE_TIME_MIN_MS && ms <= WIRE_TIME_MAX_MS;
+}
