@@ -12,7 +12,7 @@ import { TokenBucketRateLimiter } from './rate-limiter.js';
 import { SecretRedactor, safeUrl } from './redact.js';
 import { rejectedItemIndices } from './rejected-items.js';
 import { type ExchangeResult, RequestExecutor } from './request-executor.js';
-import { parseJson, summarizeBody } from './response.js';
+import { backendDroppedEvents, parseJson, summarizeBody } from './response.js';
 import { TransportStatsRecorder } from './stats.js';
 import type { BatchKind, DropReason, RulesFetchResult, SendOptions, SendReport, TransportStats, WireBatch } from './types.js';
 import { prepareWireBody } from './wire-body.js';
@@ -62,6 +62,7 @@ export class HTTPTransport {
   private readonly breaker: CircuitBreaker;
   private readonly limiter: TokenBucketRateLimiter;
   private readonly stats = new TransportStatsRecorder();
+  private lastBackendDropWarnAt = -Infinity;
   private readonly redactor = new SecretRedactor();
   private readonly executor: RequestExecutor;
   private partialStreak = 0;
@@ -309,6 +310,7 @@ export class HTTPTransport {
         this.partialStreak = 0;
         this.partialGateUntil = 0;
         this.stats.delivered(n);
+        if (batch.kind === 'events') this.noteBackendDrops(r.res.body, n);
         return { outcome: 'delivered', delivered: n, dropped: [], pending: [], lastStatus: status };
       case 'partial': {
         this.partialStreak++;
@@ -457,6 +459,22 @@ export class HTTPTransport {
     };
     if (this.config.projectId) h['X-Project-ID'] = this.config.projectId;
     return h;
+  }
+
+  /**
+   * A success reply that says the backend dropped some events on its side
+   * (`events_dropped_invalid_timestamp`): counted in `backendDroppedEvents`
+   * and warned about (at most once a minute). Not retried: the backend
+   * would drop them again.
+   */
+  private noteBackendDrops(body: Buffer, items: number): void {
+    const dropped = Math.min(backendDroppedEvents(body), items);
+    if (dropped === 0) return;
+    this.stats.backendDropped(dropped);
+    const now = this.now();
+    if (now - this.lastBackendDropWarnAt < 60_000) return;
+    this.lastBackendDropWarnAt = now;
+    diag.warn(`guard-agent: the backend accepted a batch but dropped ${dropped} event(s) for an invalid timestamp (counted in transport.backendDroppedEvents); check the host's clock`);
   }
 
   private logFinal(what: string, path: string, r: ExchangeResult): void {

@@ -51,6 +51,18 @@ export function isPartialFailureBody(body: Buffer): boolean {
   return Boolean(errors);
 }
 
+/**
+ * Events a success reply says the backend dropped on its side
+ * (`events_dropped_invalid_timestamp`, reference 3.4): accepted by the
+ * request, never stored. 0 when the body does not say.
+ */
+export function backendDroppedEvents(body: Buffer): number {
+  const parsed = parseJson(body);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 0;
+  const n = (parsed as Record<string, unknown>).events_dropped_invalid_timestamp;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 /** `undefined` when the body is empty or not JSON. */
 export function parseJson(body: Buffer): unknown {
   if (body.length === 0) return undefined;

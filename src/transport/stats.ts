@@ -12,6 +12,7 @@ export class TransportStatsRecorder {
   private batchesDelivered = 0;
   private itemsDelivered = 0;
   private readonly dropped: Partial<Record<DropReason, number>> = {};
+  private backendDroppedEvents = 0;
   private lastSuccessAt: number | null = null;
   private lastFailureAt: number | null = null;
   private lastStatus: number | null = null;
@@ -50,6 +51,11 @@ export class TransportStatsRecorder {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + count;
   }
 
+  /** Events the backend said it dropped after accepting the request. */
+  backendDropped(events: number): void {
+    this.backendDroppedEvents += events;
+  }
+
   snapshot(breakerState: BreakerState, authFailed: boolean): TransportStats {
     return {
       requestsSent: this.requestsSent,
@@ -60,6 +66,7 @@ export class TransportStatsRecorder {
       batchesDelivered: this.batchesDelivered,
       itemsDelivered: this.itemsDelivered,
       dropped: { ...this.dropped },
+      backendDroppedEvents: this.backendDroppedEvents,
       breakerState,
       authFailed,
       lastSuccessAt: this.lastSuccessAt,

@@ -94,6 +94,8 @@ export interface TransportStats {
   batchesDelivered: number;
   itemsDelivered: number;
   dropped: Partial<Record<DropReason, number>>;
+  /** Events delivered that the backend's reply says it dropped on its side (invalid timestamp): counted, not retried. */
+  backendDroppedEvents: number;
   breakerState: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
   authFailed: boolean;
   lastSuccessAt: number | null;

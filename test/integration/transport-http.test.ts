@@ -227,6 +227,16 @@ describe('HTTPTransport against the dev backend', () => {
     assert.equal((await t.sendBatch(eventBatch(1))).outcome, 'delivered', '200 {} is success');
   });
 
+  it('counts the events a success reply says the backend dropped for an invalid timestamp, and does not resend them', async () => {
+    const reply = (dropped: unknown) => ({ success: true, events_received: 3, events_dropped_invalid_timestamp: dropped, metrics_received: 0, events_processed: 3, metrics_processed: 0, errors: null });
+    backend.faults.push({ kind: 'status', status: 200, body: reply(2) }, { kind: 'status', status: 200, body: reply('2') }, { kind: 'status', status: 200, body: reply(0) });
+    const t = make();
+    for (let i = 0; i < 3; i++) assert.equal((await t.sendBatch(eventBatch(3))).outcome, 'delivered');
+    const s = t.getStats();
+    assert.equal(s.backendDroppedEvents, 2, 'only a positive integer counts');
+    assert.equal(s.requestsSent, 3, 'nothing sent again');
+  });
+
   it('honours Retry-After in seconds within the budget', async () => {
     backend.faults.push({ kind: 'status', status: 429, headers: { 'Retry-After': '0.3' } });
     const t = make({ maxBackoff: 1 });
