@@ -19,6 +19,9 @@ import { type BatchSender, Delivery, type DeliveryStats } from './delivery.js';
 import { type EventMappingStats, isGuardRecord, logRecordToSecurityEvent, newEventMappingStats } from './event-mapping.js';
 import { encodeGuardRecordInto } from './record-encoder.js';
 
+/** The smallest size truncation guarantees to fit (the config's minimum maxEventBytes). */
+const MIN_EVENT_CAP = 1024;
+
 /** Told how many records (all, and guard ones) each export received; the GuardLogRecordProcessor's drop detection reads it. */
 export interface ReceivedRecordsListener {
   add(total: number, guard: number): void;
@@ -59,6 +62,7 @@ export interface GuardLogRecordExporterStats {
 
 export class GuardLogRecordExporter implements LogRecordExporter {
   private readonly delivery: Delivery;
+  private readonly transport: BatchSender;
   private readonly maxEventBytes: number;
   private readonly enabled: boolean;
   private readonly shutdownTimeoutMs: number;
@@ -77,6 +81,7 @@ export class GuardLogRecordExporter implements LogRecordExporter {
       exportTimeoutMs: options.exportTimeoutMs,
       maxBodyBytes: options.config.maxBodyBytes,
     });
+    this.transport = options.transport;
     this.maxEventBytes = options.config.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     this.enabled = options.config.enableEvents ?? true;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -106,9 +111,10 @@ export class GuardLogRecordExporter implements LogRecordExporter {
 
     const items: string[] = [];
     const keys: string[] = [];
+    const cap = this.eventCap();
     for (const rec of guard) {
       try {
-        this.encodeInto(rec, items, keys);
+        this.encodeInto(rec, items, keys, cap);
       } catch {
         // The mapping and codec are built not to throw; a bug there costs one counted event, not the batch.
         this.delivery.drop('encoding_error', 1);
@@ -125,12 +131,25 @@ export class GuardLogRecordExporter implements LogRecordExporter {
    * every export counts them; the fallback queue's direct writes use it too.
    * Throws only on hostile input (e.g. a throwing getter).
    */
-  encodeInto(rec: ReadableLogRecord, items: string[], keys: string[]): void {
+  encodeInto(rec: ReadableLogRecord, items: string[], keys: string[], cap: number = this.eventCap()): void {
     // Records as the handler emits them take the fast path; any other goes the general way.
-    if (encodeGuardRecordInto(rec, this.maxEventBytes, items, keys)) return;
+    if (encodeGuardRecordInto(rec, cap, items, keys)) return;
     const ev = logRecordToSecurityEvent(rec, this.mappingStats);
-    items.push(encodeEvent(ev, { maxEventBytes: this.maxEventBytes, stats: this.codecStats }));
+    items.push(encodeEvent(ev, { maxEventBytes: cap, stats: this.codecStats }));
     keys.push(ev.idempotencyKey);
+  }
+
+  /**
+   * The size an event is truncated to: `maxEventBytes`, or less when one
+   * event alone would not fit the transport's batch budget (the encrypted
+   * route leaves about three quarters of the body cap for the plaintext), so
+   * such an event is truncated and delivered instead of dropped as too large.
+   * Read per export: the budget follows updateConfig (encryption, body cap).
+   */
+  private eventCap(): number {
+    const budget = this.transport.batchBudget?.('events');
+    if (!budget) return this.maxEventBytes;
+    return Math.max(MIN_EVENT_CAP, Math.min(this.maxEventBytes, budget.limit - budget.envelopeBytes));
   }
 
   /** Counts events dropped on this exporter's behalf by a way around it (the fallback queue's direct writes). */
