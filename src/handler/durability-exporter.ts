@@ -31,8 +31,6 @@ import type { DurabilityJournal } from './durability-journal.js';
 
 export interface DivertOptions {
   queue: FallbackQueue;
-  /** The per-event cap; records are encoded by the guard log exporter, whose cap is this same config value. */
-  maxEventBytes: number;
   /** Body cap the queued batches are sized to (envelope included). */
   maxBatchBytes: number;
   /** Bytes of that cap the envelope takes (the transport's measure; default batch-builder's reserve). */

@@ -77,7 +77,6 @@ export class GuardPipeline {
   /** The emit journal, while durability is 'emit' and the queue is on Redis. */
   journal: DurabilityJournal | null = null;
   private readonly durability: AgentConfig['durability'];
-  private readonly maxEventBytes: number;
   private readonly exported = new ExportedRecordCounter();
   /** The current batch processor's self-observability: exact queue-full drops and queue depth. */
   private probe = new QueueFullProbe();
@@ -103,7 +102,6 @@ export class GuardPipeline {
     this.metricExporter = new GuardMetricExporter({ transport: this.transport, queue: this.queue, config: exporterConfig });
     this.overflow = new OverflowToQueue(this.journalExporter, () => this.directQueueOptions(), (items) => this.metricExporter.queueEncoded(items));
     this.durability = config.durability;
-    this.maxEventBytes = config.maxEventBytes;
     this.maxQueueSize = config.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
     this.maxExportBatchSize = Math.min(config.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE, this.maxQueueSize);
     this.flushIntervalMs = config.flushInterval * 1000;
@@ -162,7 +160,7 @@ export class GuardPipeline {
   private directQueueOptions(): DivertOptions {
     // The transport's own budget: it knows its envelope, and the smaller plaintext budget of the encrypted route.
     const budget = this.transport.batchBudget('events');
-    return { queue: this.queue, maxEventBytes: this.maxEventBytes, maxBatchBytes: budget.limit, envelopeBytes: budget.envelopeBytes, maxBatchItems: this.maxExportBatchSize };
+    return { queue: this.queue, maxBatchBytes: budget.limit, envelopeBytes: budget.envelopeBytes, maxBatchItems: this.maxExportBatchSize };
   }
 
   /** Events the SDK queue refused or the pre-start hold could not keep: queued instead (rescued), and lost (the queue refused them too). */

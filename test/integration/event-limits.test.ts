@@ -177,7 +177,7 @@ describe('events the backend could not take as they are (real dev backend)', fun
     cleanups.push(() => t.close());
     const queue = new MemoryFallbackQueue();
     // A 4 KB body cap with events encoded to the 64 KB maxEventBytes: the 6 KB one cannot go in any batch.
-    const options = { queue, maxEventBytes: DEFAULT_CONFIG.maxEventBytes, maxBatchBytes: 4096, maxBatchItems: 100 };
+    const options = { queue, maxBatchBytes: 4096, maxBatchItems: 100 };
     const [good, big] = await readableRecords([
       new SecurityEvent({ eventType: 'ip_banned', reason: 'fits' }),
       new SecurityEvent({ eventType: 'ip_banned', reason: 'too big for the body', metadata: { pad: 'x'.repeat(6000) } }),
