@@ -48,6 +48,15 @@ export interface FallbackQueue {
   release(ids: string[]): Promise<void>;
   stats(): QueueStats;
   close(): Promise<void>;
+  /**
+   * Optional, for a switch from `previous` to this queue: when both keep
+   * their batches in the same store (the same Redis lists, reached through
+   * two connections), moving them would move them onto themselves. This
+   * queue then adopts what `previous` holds in memory instead and returns the
+   * ids of `previous`'s in-flight entries it now settles (ack / release);
+   * null when the stores differ or it cannot tell (the batches are moved).
+   */
+  takeOver?(previous: FallbackQueue): Promise<string[] | null>;
 }
 
 /**

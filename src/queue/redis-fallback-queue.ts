@@ -18,6 +18,11 @@
  * detected through an epoch key checked by every script, counted and
  * reported. Nothing here throws to the caller: failures become diag
  * messages and counters.
+ *
+ * A command that timed out may still run in Redis afterwards (a TAKE then
+ * moves ids in flight that nobody holds). So after such a timeout, as on the
+ * first contact and on close, the in-flight ids this process does not hold
+ * go back to pending (the register script's replay).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -41,6 +46,7 @@ import {
   type RedisSource,
 } from './redis-connection.js';
 import { queueKeys, type InstanceKeys, type QueueKeys } from './redis-keys.js';
+import { heldInProcess, joinLocalHolders, leaveLocalHolders, type LocalHolder } from './local-holders.js';
 import * as scripts from './redis-scripts.js';
 
 export interface RedisFallbackQueueOptions {
@@ -140,7 +146,7 @@ function isWireBatch(value: unknown): value is WireBatch {
   );
 }
 
-export class RedisFallbackQueue implements FallbackQueue {
+export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
   readonly instanceId: string;
   readonly keys: QueueKeys;
   private readonly own: InstanceKeys;
@@ -157,8 +163,13 @@ export class RedisFallbackQueue implements FallbackQueue {
 
   private epoch: string | null = null;
   private available = false;
-  private replayed = false;
+  /** Our in-flight list may hold ids nobody holds: a previous run's (first contact), or a TAKE's that ran after we gave up on it. */
+  private reconcileNeeded = true;
+  private replayedOnce = false;
+  private takesRunning = 0;
   private closed = false;
+  /** A queue on the same Redis lists took over (`takeOver`): closing writes nothing, the successor holds it all. */
+  private handedOver = false;
   private readonly idNonce = randomBytes(4).toString('hex');
   private idSeq = 0;
 
@@ -228,6 +239,7 @@ export class RedisFallbackQueue implements FallbackQueue {
       this.attachListeners(this.client);
     }
 
+    joinLocalHolders(this.own.inflight, this);
     const interval = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.leaseMs / 3));
     this.heartbeatTimer = setInterval(() => void this.tick(), interval);
     this.heartbeatTimer.unref();
@@ -247,6 +259,18 @@ export class RedisFallbackQueue implements FallbackQueue {
   /** Resolves once the first connection attempt is over: true when Redis is in use, false when answering from memory. */
   ready(): Promise<boolean> {
     return this.started;
+  }
+
+  /** True while a TAKE is on its way (LocalHolder). */
+  get taking(): boolean {
+    return this.takesRunning > 0;
+  }
+
+  /** Ids of ours that Redis keeps in flight and this process still has in hand (LocalHolder). */
+  *heldIds(): Iterable<string> {
+    yield* this.held.keys();
+    yield* this.deferredRelease.keys();
+    yield* this.deferredAck;
   }
 
   async enqueue(batch: WireBatch): Promise<void> {
@@ -287,10 +311,13 @@ export class RedisFallbackQueue implements FallbackQueue {
       out.push({ id, batch: held.batch });
     }
     if (out.length < max && this.available) {
+      this.takesRunning++;
       try {
         out.push(...(await this.takeFromRedis(max - out.length)));
       } catch (error) {
         this.onRedisError(error, 'take');
+      } finally {
+        this.takesRunning--;
       }
     }
     if (out.length < max) out.push(...this.memory.takeNow(max - out.length));
@@ -395,27 +422,35 @@ export class RedisFallbackQueue implements FallbackQueue {
 
   /**
    * Graceful stop: writes deferred acks and releases, puts this instance's
-   * in-flight batches back, moves what memory holds into Redis (each step
+   * in-flight batches back (those it holds and any a timed-out TAKE left
+   * there), moves what memory holds into Redis (each step
    * bounded by the command timeout), then closes a client the queue created.
    * What memory still holds after that is lost and counted (`queue_unavailable`).
    */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.started;
-    if (this.available) {
+    // Marked unreachable after a timeout on a connection that is still up: one bounded try, so a stop right after a stall writes back.
+    if (!this.available && !this.handedOver && this.client?.status === 'ready') await this.recover();
+    if (this.available && !this.handedOver) {
       try {
         await this.flushDeferred();
         const inFlight = [...this.held.entries()];
         this.held.clear();
         if (inFlight.length > 0) await this.releaseToRedis(inFlight);
         await this.moveMemoryToRedis();
+        // Ids a timed-out TAKE left in flight go back too, rather than waiting for the next start.
+        this.reconcileNeeded = true;
+        await this.register();
       } catch (error) {
         this.onRedisError(error, 'close');
       }
     }
     this.closed = true;
+    leaveLocalHolders(this.own.inflight, this);
     const left = this.memory.stats();
-    if (left.depthItems > 0) {
+    // Handed over: the memory in flight is the drainer's; settled through the switch, it is not lost.
+    if (left.depthItems > 0 && !this.handedOver) {
       this.memory.countDropped('queue_unavailable', left.depthItems);
       diag.warn(`guard-agent fallback queue: closing with ${left.depthBatches} batches (${left.depthItems} items) that only memory held; they are lost`);
     }
@@ -434,8 +469,59 @@ export class RedisFallbackQueue implements FallbackQueue {
    */
   detach(): void {
     this.closed = true;
+    leaveLocalHolders(this.own.inflight, this);
     this.stopBackground();
     if (this.ownsClient && this.client) this.client.disconnect();
+  }
+
+  // --- switch onto the same Redis ---------------------------------------
+
+  /**
+   * FallbackQueue.takeOver: `previous` uses the same lists as this queue
+   * (same key base and instance id) through a connection that reaches the
+   * same data. Then nothing moves: this queue adopts what `previous` holds in
+   * memory (in flight, deferred, waiting for Redis) and `previous` closes
+   * without writing. Null when that cannot be established (the caller moves
+   * the batches instead).
+   */
+  async takeOver(previous: FallbackQueue): Promise<string[] | null> {
+    if (!(previous instanceof RedisFallbackQueue) || previous === this || previous.closed || this.closed) return null;
+    if (previous.own.inflight !== this.own.inflight) return null;
+    await this.ready();
+    if (!this.available || !previous.available || !(await this.reachesSameData(previous))) return null;
+    const adopted = [...previous.held.keys()];
+    for (const [id, held] of previous.held) this.held.set(id, held);
+    for (const [id, held] of previous.deferredRelease) this.deferredRelease.set(id, held);
+    for (const id of previous.deferredAck) this.deferredAck.add(id);
+    previous.held.clear();
+    previous.deferredRelease.clear();
+    previous.deferredAck.clear();
+    for (const waiting of previous.memory.takeNow(Number.MAX_SAFE_INTEGER)) {
+      this.memory.push(waiting.batch);
+      previous.memory.ackNow([waiting.id]);
+    }
+    previous.handedOver = true;
+    if (this.deferredAck.size > 0 || this.deferredRelease.size > 0 || this.memory.waitingCount() > 0) void this.recover();
+    return adopted;
+  }
+
+  /** True when a key written through `other`'s connection is read back through ours (same server, or same cluster). */
+  private async reachesSameData(other: RedisFallbackQueue): Promise<boolean> {
+    const mine = this.resolveClient();
+    const theirs = other.resolveClient();
+    if (!mine || !theirs) return false;
+    if (mine === theirs) return true;
+    const token = randomBytes(12).toString('hex');
+    const key = this.keys.probe(token);
+    try {
+      await withTimeout(theirs.set(key, token, 'PX', 60_000), this.commandTimeoutMs, 'SET probe');
+      const seen = await withTimeout(mine.get(key), this.commandTimeoutMs, 'GET probe');
+      void withTimeout(theirs.del(key), this.commandTimeoutMs, 'DEL probe').catch(() => undefined);
+      return seen === token;
+    } catch (error) {
+      diag.debug(`guard-agent fallback queue: could not tell whether the new Redis connection reaches the same data: ${errorMessage(error)}`);
+      return false;
+    }
   }
 
   // --- Redis operations -------------------------------------------------
@@ -530,31 +616,52 @@ export class RedisFallbackQueue implements FallbackQueue {
     this.updateDepth(reply);
   }
 
-  /** Heartbeat + epoch check + retention at the head; on first contact also adopts/creates the epoch and replays our leftovers. */
+  /**
+   * Heartbeat + epoch check + retention at the head; on first contact also
+   * adopts/creates the epoch. When needed (first contact, after a timed-out
+   * command, on close) it also puts back the in-flight ids nobody in this
+   * process holds; not while a TAKE of ours is on its way (its ids are not
+   * held yet): then the next heartbeat or recovery does it.
+   */
   private async register(): Promise<void> {
     const client = this.requireClient();
     const firstContact = this.epoch === null;
-    const replay = !this.replayed;
-    const reply = (await withTimeout(
-      runScript(
-        client,
-        SCRIPTS.register,
-        [this.keys.epoch, this.keys.data, this.keys.instances, this.own.heartbeat, this.own.pending, this.own.inflight, this.own.meta],
-        [this.epoch ?? '', randomBytes(8).toString('hex'), this.instanceId, this.leaseMs, replay ? '1' : '0', Date.now() - this.retentionMs],
-      ),
-      this.commandTimeoutMs,
-      'register',
-    )) as unknown[];
+    const spare = this.reconcileNeeded ? heldInProcess(this.own.inflight) : null;
+    const replay = spare !== null;
+    if (replay) this.reconcileNeeded = false;
+    let reply: unknown[];
+    try {
+      reply = (await withTimeout(
+        runScript(
+          client,
+          SCRIPTS.register,
+          [this.keys.epoch, this.keys.data, this.keys.instances, this.own.heartbeat, this.own.pending, this.own.inflight, this.own.meta],
+          [this.epoch ?? '', randomBytes(8).toString('hex'), this.instanceId, this.leaseMs, replay ? '1' : '0', Date.now() - this.retentionMs, ...(spare ?? [])],
+        ),
+        this.commandTimeoutMs,
+        'register',
+      )) as unknown[];
+    } catch (error) {
+      if (replay) this.reconcileNeeded = true;
+      throw error;
+    }
     if (reply[0] === 'LOSS') {
+      if (replay) this.reconcileNeeded = true;
       await this.onDataLoss(this.epoch);
       return;
     }
     if (firstContact) this.epoch = String(reply[5]);
     this.updateDepth(reply);
     if (replay) {
-      this.replayed = true;
       const replayed = Number(reply[6]);
-      if (replayed > 0) diag.info(`guard-agent fallback queue: ${replayed} batches left in flight by a previous run of instance ${this.instanceId} are queued again`);
+      if (replayed > 0) {
+        diag.info(
+          this.replayedOnce
+            ? `guard-agent fallback queue: ${replayed} batches moved in flight by a Redis command that timed out are queued again`
+            : `guard-agent fallback queue: ${replayed} batches left in flight by a previous run of instance ${this.instanceId} are queued again`,
+        );
+      }
+      this.replayedOnce = true;
     }
     countDrop(this.dropped, 'queue_retention', Number(reply[7]));
   }
@@ -573,7 +680,14 @@ export class RedisFallbackQueue implements FallbackQueue {
       const epoch = this.epoch as string | null;
       if (epoch === null) throw new RedisUnavailableError();
       const { script, keys, args } = build(epoch);
-      const reply = (await withTimeout(runScript(this.requireClient(), script, keys, args), this.commandTimeoutMs, what)) as unknown[];
+      let reply: unknown[];
+      try {
+        reply = (await withTimeout(runScript(this.requireClient(), script, keys, args), this.commandTimeoutMs, what)) as unknown[];
+      } catch (error) {
+        // The script may still run after we gave up on it (a TAKE then moves ids in flight that nobody holds).
+        if (isConnectionError(error)) this.reconcileNeeded = true;
+        throw error;
+      }
       if (reply[0] !== 'LOSS' || attempt >= 1) return reply;
       await this.onDataLoss(epoch);
     }

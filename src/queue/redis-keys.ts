@@ -10,6 +10,7 @@
  *   {prefix}:{<project>}:pending:<id>     list of the instance's waiting entry ids, oldest at the head
  *   {prefix}:{<project>}:inflight:<id>    list of the instance's taken, unacked entry ids
  *   {prefix}:{<project>}:meta:<id>        hash {items, bytes} of the instance's entries (pending + in flight)
+ *   {prefix}:{<project>}:probe:<token>    short-lived: written through one connection, read through another, to tell whether both reach the same data
  */
 
 export interface InstanceKeys {
@@ -26,6 +27,7 @@ export interface QueueKeys {
   data: string;
   instances: string;
   instance(id: string): InstanceKeys;
+  probe(token: string): string;
 }
 
 /** Braces would move or break the hash tag; colons are fine. */
@@ -45,6 +47,7 @@ export function queueKeys(prefix: string, projectId: string): QueueKeys {
     epoch: `${base}:epoch`,
     data: `${base}:data`,
     instances: `${base}:instances`,
+    probe: (token: string) => `${base}:probe:${sanitiseKeyPart(token)}`,
     instance(id: string): InstanceKeys {
       const safe = sanitiseKeyPart(id);
       return {

@@ -175,8 +175,12 @@ return {'OK', p, f, n, b, released, rewritten}
  * KEYS: epoch, data, instances, heartbeat, pending, inflight, meta
  * ARGV: expectedEpoch ('' = first contact: adopt the current epoch or create
  * `newEpoch`), newEpoch, instanceId, leaseMs, replay ('1': move our inflight
- * entries, left by a previous run of this instance id, back to the head of
- * pending), retentionCutoff (drop expired entries at the head of pending)
+ * entries back to the head of pending, in order, except the ids listed from
+ * ARGV[7] on), retentionCutoff (drop expired entries at the head of pending),
+ * then the ids this process still holds.
+ * Replay puts back what nobody holds: entries left by a previous run of this
+ * instance id, and entries a TAKE moved after the client had given up on it
+ * (timeout). The listed ones are in a caller's hands and stay in flight.
  * Reply: OK, depth x4, epoch, replayed, expiredItems, expiredBatches
  */
 export const REGISTER = `${COMMON}
@@ -194,7 +198,22 @@ redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[4], current, 'PX', tonumber(ARGV[4]))
 local replayed = 0
 if ARGV[5] == '1' then
-  while redis.call('LMOVE', KEYS[6], KEYS[5], 'RIGHT', 'LEFT') do replayed = replayed + 1 end
+  local keep = {}
+  for i = 7, #ARGV do keep[ARGV[i]] = true end
+  local ids = redis.call('LRANGE', KEYS[6], 0, -1)
+  if #ids > 0 then
+    -- One pass instead of an LREM per id: rebuild inflight with the held ids, in their order.
+    redis.call('DEL', KEYS[6])
+    for i = #ids, 1, -1 do
+      if not keep[ids[i]] then
+        redis.call('LPUSH', KEYS[5], ids[i])
+        replayed = replayed + 1
+      end
+    end
+    for i = 1, #ids do
+      if keep[ids[i]] then redis.call('RPUSH', KEYS[6], ids[i]) end
+    end
+  end
 end
 local cutoff, expiredItems, expiredBatches = tonumber(ARGV[6]), 0, 0
 while true do

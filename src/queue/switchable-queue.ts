@@ -4,9 +4,18 @@
  * `initializeRedis()` (after `start()`, the order `@guardcore/core` uses).
  * On a switch, everything the old queue holds moves to the new one, oldest
  * first, and only then is the old one closed: nothing is lost in between.
+ *
+ * A switch onto the store the queue already uses (`initializeRedis()` with a
+ * client to the Redis that `redisUrl` already names, or called twice) moves
+ * nothing: the new queue takes over (`FallbackQueue.takeOver`). When that
+ * cannot be established, the move is still bounded: it never moves a batch
+ * twice, so moving a store onto itself ends after one pass.
  */
 import type { WireBatch } from '../transport/types.js';
 import { mergeDrops, type FallbackQueue, type QueuedBatch, type QueueStats } from './fallback-queue.js';
+
+/** Batches taken from the old queue per step of a move. */
+const MOVE_CHUNK = 100;
 
 export class SwitchableQueue implements FallbackQueue {
   private target: FallbackQueue;
@@ -14,7 +23,11 @@ export class SwitchableQueue implements FallbackQueue {
   private readonly retired = new WeakSet<FallbackQueue>();
   /** In-flight entries: which queue handed each out, and the batch (needed if it comes back after a switch). */
   private readonly owners = new Map<string, { queue: FallbackQueue; batch: WireBatch }>();
+  /** Calls into a backing queue that have not returned: a switch waits for them, so none lands in a queue already emptied. */
+  private readonly calls = new Set<Promise<unknown>>();
   private switching: Promise<void> | null = null;
+  /** close() was called: a move in progress stops at its next step, a later switch does not happen. */
+  private closing = false;
   private carried: Partial<QueueStats['dropped']> = {};
   private carriedEnqueued = 0;
   private carriedAcked = 0;
@@ -27,15 +40,18 @@ export class SwitchableQueue implements FallbackQueue {
     return this.target;
   }
 
+  // Each call waits out a running switch, then calls the backing queue in the same synchronous step as the
+  // check (a switch starting in between would not see the call).
+
   async enqueue(batch: WireBatch): Promise<void> {
-    if (this.switching) await this.switching;
-    await this.target.enqueue(batch);
+    while (this.switching) await this.switching.catch(() => undefined);
+    await this.track(this.target.enqueue(batch));
   }
 
   async take(max: number): Promise<QueuedBatch[]> {
-    if (this.switching) await this.switching;
+    while (this.switching) await this.switching.catch(() => undefined);
     const q = this.target;
-    const got = await q.take(max);
+    const got = await this.track(q.take(max));
     for (const g of got) this.owners.set(g.id, { queue: q, batch: g.batch });
     return got;
   }
@@ -49,16 +65,25 @@ export class SwitchableQueue implements FallbackQueue {
     await this.settle(ids, (q, own) => q.release(own), (batch) => this.enqueue(batch));
   }
 
-  /** Moves every batch of the current queue into `next` (oldest first) and makes `next` current. */
+  /** Moves every batch of the current queue into `next` (oldest first), or lets `next` take over the same store, and makes `next` current. */
   switchTo(next: FallbackQueue): Promise<void> {
+    const previous = this.switching;
     const run = (async () => {
-      if (this.switching) await this.switching;
+      if (previous) await previous.catch(() => undefined);
+      if (this.closing) {
+        await next.close();
+        return;
+      }
       const old = this.target;
-      for (;;) {
-        const batches = await old.take(100);
-        if (batches.length === 0) break;
-        for (const b of batches) await next.enqueue(b.batch);
-        await old.ack(batches.map((b) => b.id));
+      await Promise.allSettled([...this.calls]);
+      const adopted = (await next.takeOver?.(old)) ?? null;
+      if (adopted) {
+        for (const id of adopted) {
+          const owner = this.owners.get(id);
+          if (owner?.queue === old) owner.queue = next;
+        }
+      } else {
+        await this.moveAll(old, next);
       }
       const s = old.stats();
       this.carried = mergeDrops(this.carried, s.dropped);
@@ -68,10 +93,11 @@ export class SwitchableQueue implements FallbackQueue {
       this.target = next;
       await old.close();
     })();
-    this.switching = run.finally(() => {
+    const guarded: Promise<void> = run.finally(() => {
       if (this.switching === guarded) this.switching = null;
     });
-    const guarded = this.switching;
+    guarded.catch(() => undefined);
+    this.switching = guarded;
     return run;
   }
 
@@ -80,9 +106,50 @@ export class SwitchableQueue implements FallbackQueue {
     return { ...s, dropped: mergeDrops(this.carried, s.dropped), enqueued: s.enqueued + this.carriedEnqueued, acked: s.acked + this.carriedAcked };
   }
 
+  /** Bounded: a move in progress stops at its next step (what it has not moved stays in the old queue, which closes). */
   async close(): Promise<void> {
-    if (this.switching) await this.switching.catch(() => undefined);
+    this.closing = true;
+    while (this.switching) await this.switching.catch(() => undefined);
     await this.target.close();
+  }
+
+  /**
+   * Takes from `old` and enqueues into `next` until `old` has nothing left.
+   * A batch whose batchId was already moved is the copy just written (the
+   * two queues reach the same store) or a duplicate: it is not moved again
+   * but held aside and released back to `old` at the end, so the loop ends
+   * after at most one pass over what `old` held, and nothing is dropped.
+   */
+  private async moveAll(old: FallbackQueue, next: FallbackQueue): Promise<void> {
+    const moved = new Set<string>();
+    const aside: string[] = [];
+    try {
+      while (!this.closing) {
+        const batches = await old.take(MOVE_CHUNK);
+        if (batches.length === 0) break;
+        const fresh: QueuedBatch[] = [];
+        for (const b of batches) {
+          if (moved.has(b.batch.batchId)) aside.push(b.id);
+          else fresh.push(b);
+        }
+        for (const b of fresh) {
+          await next.enqueue(b.batch);
+          moved.add(b.batch.batchId);
+        }
+        if (fresh.length > 0) await old.ack(fresh.map((b) => b.id));
+      }
+    } finally {
+      if (aside.length > 0) await old.release(aside);
+    }
+  }
+
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.calls.add(call);
+    const forget = (): void => {
+      this.calls.delete(call);
+    };
+    call.then(forget, forget);
+    return call;
   }
 
   private async settle(
@@ -90,19 +157,25 @@ export class SwitchableQueue implements FallbackQueue {
     op: (q: FallbackQueue, ids: string[]) => Promise<void>,
     orphan: (batch: WireBatch) => Promise<void>,
   ): Promise<void> {
+    // After a take-over the owner of an entry may have changed: look it up once the switch is over.
+    while (this.switching) await this.switching.catch(() => undefined);
     const byQueue = new Map<FallbackQueue, string[]>();
+    const orphans: WireBatch[] = [];
     for (const id of ids) {
       const owner = this.owners.get(id);
       this.owners.delete(id);
       const q = owner?.queue ?? this.target;
       if (owner && this.retired.has(q)) {
-        await orphan(owner.batch);
+        orphans.push(owner.batch);
         continue;
       }
       const list = byQueue.get(q) ?? [];
       list.push(id);
       byQueue.set(q, list);
     }
-    for (const [q, list] of byQueue) await op(q, list);
+    // Started before any await, so a switch that begins meanwhile waits for them.
+    const calls = [...byQueue].map(([q, list]) => this.track(op(q, list)));
+    await Promise.all(calls);
+    for (const batch of orphans) await orphan(batch);
   }
 }

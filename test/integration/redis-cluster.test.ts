@@ -27,6 +27,7 @@ import { DevBackend, DEFAULT_DEV_API_KEY } from '../../src/dev-backend/index.js'
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { RedisFallbackQueue, type RedisFallbackQueueOptions } from '../../src/queue/redis-fallback-queue.js';
 import { queueKeys } from '../../src/queue/redis-keys.js';
+import { SwitchableQueue } from '../../src/queue/switchable-queue.js';
 import { RedisSlidingWindow } from '../../src/rules/redis-sliding-window.js';
 import { RulePoller } from '../../src/rules/rule-poller.js';
 import { HTTPTransport } from '../../src/transport/http-transport.js';
@@ -344,6 +345,24 @@ describe('Redis Cluster (real 3-master cluster)', function () {
       const next = queue(projectB, { prefix: 'gq5', instanceId: 'closer' });
       await next.ready();
       assert.deepEqual((await next.take(10)).map((t) => t.batch), [batch]);
+      assertNoClusterErrors(log.messages);
+    });
+
+    it('a switch onto the same cluster through a second client takes over: nothing moves, the entry in flight is not replayed', async () => {
+      const old = queue(projectB, { prefix: 'gq8', instanceId: 'sw' });
+      await old.ready();
+      const q = new SwitchableQueue(old);
+      const batches = [makeBatch(), makeBatch()];
+      for (const b of batches) await q.enqueue(b);
+      const [inFlight] = await q.take(1);
+      const t0 = Date.now();
+      await q.switchTo(queue(projectB, { client: await ready(newClient()), prefix: 'gq8', instanceId: 'sw' }));
+      assert.ok(Date.now() - t0 < 2000, `the switch took ${Date.now() - t0} ms`);
+      const rest = await q.take(10);
+      assert.deepEqual(rest.map((t) => t.batch.batchId), [batches[1].batchId], 'the batch in flight was not put back');
+      await q.ack([inFlight.id, ...rest.map((t) => t.id)]);
+      assert.equal(await client.hlen(queueKeys('gq8', projectB).data), 0, 'both acks removed their entries');
+      await q.close();
       assertNoClusterErrors(log.messages);
     });
   });
