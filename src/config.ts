@@ -12,6 +12,7 @@ import { diag } from '@opentelemetry/api';
 import { GuardAgentConfigError, type FieldProblem } from './errors.js';
 import type { AgentConfig, AgentConfigInput } from './config-types.js';
 import { clusterNodeProblems } from './queue/redis-cluster-nodes.js';
+import { projectKeyProblem } from './transport/encryption.js';
 
 export type { AgentConfig, AgentConfigInput } from './config-types.js';
 
@@ -81,6 +82,8 @@ interface FieldSpec {
   values?: readonly string[];
   /** Shown in docs; secrets are never echoed in errors. */
   secret?: boolean;
+  /** For strings: the problem an explicitly empty option is (its env var empty still means unset). */
+  emptyOption?: string;
   /** For lists: keep the values' case (URLs, whose passwords are case-sensitive); lists are lowercased otherwise. */
   keepCase?: boolean;
   describe: string;
@@ -93,7 +96,7 @@ interface FieldSpec {
  */
 export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateLimit' | 'queue'>, FieldSpec> = {
   apiKey: { kind: 'string', env: 'GUARD_AGENT_API_KEY', secret: true, describe: 'Required. Sent as X-API-Key; at least 10 characters.' },
-  endpoint: { kind: 'string', env: 'GUARD_AGENT_ENDPOINT', describe: 'Backend base URL (http or https); trailing "/" and "/api/v1" are stripped.' },
+  endpoint: { kind: 'string', env: 'GUARD_AGENT_ENDPOINT', describe: 'Backend base URL (http or https, no query, fragment or credentials); trailing "/" and "/api/v1" are stripped.' },
   projectId: { kind: 'nullableString', env: 'GUARD_AGENT_PROJECT_ID', describe: 'Sent as X-Project-ID and project_id; enables the rules poll.' },
   bufferSize: { kind: 'int', env: 'GUARD_AGENT_BUFFER_SIZE', gt: 0, describe: 'Seed compatibility: capacity of each EventBuffer buffer (the pipeline itself batches with maxQueueSize / maxExportBatchSize).' },
   flushInterval: { kind: 'number', env: 'GUARD_AGENT_FLUSH_INTERVAL', gt: 0, describe: 'Seconds between exports (scheduledDelay / metric export interval).' },
@@ -110,7 +113,7 @@ export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateL
   maxBackoff: { kind: 'number', env: 'GUARD_AGENT_MAX_BACKOFF', gt: 0, describe: 'Cap of one backoff sleep, seconds.' },
   sensitiveHeaders: { kind: 'list', env: 'GUARD_AGENT_SENSITIVE_HEADERS', describe: 'Keys redacted from event metadata and metric tags (comma-separated in env).' },
   maxPayloadSize: { kind: 'int', env: 'GUARD_AGENT_MAX_PAYLOAD_SIZE', gt: 0, describe: 'Seed field, kept for compatibility; see maxEventBytes / maxBodyBytes.' },
-  projectEncryptionKey: { kind: 'nullableString', env: 'GUARD_AGENT_PROJECT_ENCRYPTION_KEY', secret: true, describe: 'URL-safe base64 of 32 bytes: AES-256-GCM to /api/v1/events/encrypted.' },
+  projectEncryptionKey: { kind: 'nullableString', env: 'GUARD_AGENT_PROJECT_ENCRYPTION_KEY', secret: true, emptyOption: 'Project key cannot be empty (leave it unset, or null, to send unencrypted)', describe: 'URL-safe base64 of 32 bytes, checked at configuration: AES-256-GCM to /api/v1/events/encrypted. An explicit empty value is an error.' },
   guardVersion: { kind: 'nullableString', env: 'GUARD_AGENT_GUARD_VERSION', describe: 'Version of the wrapping middleware, sent as guard_version.' },
   guardCoreVersion: { kind: 'nullableString', env: 'GUARD_AGENT_GUARD_CORE_VERSION', describe: 'guard-core version, sent as guard_core_version.' },
   compressionEnabled: { kind: 'bool', env: 'GUARD_AGENT_COMPRESSION_ENABLED', describe: 'Gzip bodies at or above compressionThreshold.' },
@@ -246,6 +249,8 @@ function check(value: unknown, spec: FieldSpec, field: string, problems: FieldPr
     case 'nullableString':
       if (value === null && spec.kind === 'nullableString') return null;
       if (typeof value !== 'string') return bad(`expected a string, got ${typeName(value)}`);
+      // An empty env var means unset; an empty option where an empty value would silently turn a feature off is refused.
+      if (value === '' && spec.emptyOption !== undefined && !fromEnv) return bad(spec.emptyOption);
       return spec.kind === 'nullableString' && value === '' ? null : value;
     case 'bool':
       if (typeof value === 'boolean') return value;
@@ -296,6 +301,10 @@ function crossChecks(c: Record<string, unknown>, problems: FieldProblem[]): void
     const msg = endpointProblem(c.endpoint);
     if (msg) problems.push({ field: 'endpoint', message: msg });
   }
+  if (typeof c.projectEncryptionKey === 'string') {
+    const problem = projectKeyProblem(c.projectEncryptionKey);
+    if (problem) problems.push({ field: 'projectEncryptionKey', message: problem });
+  }
   if (typeof c.redisUrl === 'string' && !/^rediss?:\/\/./i.test(c.redisUrl)) {
     problems.push({ field: 'redisUrl', message: 'must start with redis:// or rediss://' });
   }
@@ -321,6 +330,12 @@ export function endpointProblem(endpoint: string): string | null {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'Endpoint URL must use http or https scheme';
   if (!url.hostname) return 'Endpoint must be a valid URL with scheme and domain';
+  // The API paths are appended to the endpoint: after a query or fragment they would be lost and every batch sent to the wrong path.
+  if (url.search !== '' || url.hash !== '' || endpoint.includes('?') || endpoint.includes('#')) {
+    return 'Endpoint must not carry a query string or fragment: the agent appends the API paths to it';
+  }
+  // Never sent by the HTTP client, and a secret in a URL ends up in logs: the API key authenticates.
+  if (url.username !== '' || url.password !== '') return 'Endpoint must not carry credentials (user:password@); the apiKey authenticates';
   return null;
 }
 

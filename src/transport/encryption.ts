@@ -54,11 +54,28 @@ export function encryptedPayloadLength(plaintextBytes: number): number {
   return 4 * Math.ceil((NONCE_BYTES + plaintextBytes + TAG_BYTES) / 3);
 }
 
+/** Why `key` is not a usable project encryption key, or null. Never quotes the key. */
+export function projectKeyProblem(key: unknown): string | null {
+  try {
+    decodeKey(key as string);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 function decodeKey(key: string): Buffer {
-  if (typeof key !== 'string' || !/^[A-Za-z0-9_-]+={0,2}$/.test(key.trim())) {
+  if (typeof key !== 'string') throw new EncryptionConfigError('Invalid project encryption key format: expected URL-safe base64 of 32 bytes');
+  // Whitespace (a key wrapped or pasted with a newline) is dropped, as Python's decoder drops it: the same key bytes.
+  const text = key.replace(/\s+/g, '');
+  if (text === '') throw new EncryptionConfigError('Project key cannot be empty');
+  if (/[+/]/.test(text)) {
+    throw new EncryptionConfigError("Invalid project encryption key format: expected URL-safe base64 ('-' and '_', not '+' and '/') of 32 bytes");
+  }
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(text)) {
     throw new EncryptionConfigError('Invalid project encryption key format: expected URL-safe base64 of 32 bytes');
   }
-  const raw = Buffer.from(key.trim(), 'base64url');
+  const raw = Buffer.from(text, 'base64url');
   if (raw.length !== KEY_BYTES) {
     throw new EncryptionConfigError(
       `Invalid project encryption key: decodes to ${raw.length} bytes, expected ${KEY_BYTES}`,

@@ -16,6 +16,8 @@ export interface HttpRequest {
   /** Overall budget: connect + send + headers + (bounded) body. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** This request's cap on response bytes kept (default: the client's). */
+  maxResponseBytes?: number;
 }
 
 export interface HttpResponse {
@@ -95,13 +97,14 @@ class UndiciHttpClient implements HttpClient {
         signal,
       });
       const chunks: Buffer[] = [];
+      const cap = req.maxResponseBytes ?? this.maxResponseBytes;
       let kept = 0;
       let truncated = false;
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const room = this.maxResponseBytes - kept;
+        const room = cap - kept;
         if (chunk.length > room) {
           if (room > 0) chunks.push(chunk.subarray(0, room));
-          kept = this.maxResponseBytes;
+          kept = cap;
           truncated = true;
           // Stop reading: an unbounded error page must not cost memory or time.
           res.body.destroy();

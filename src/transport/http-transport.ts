@@ -32,6 +32,12 @@ export const MAX_PARTIAL_GATE_MS = 300_000;
 const ENCRYPTED_PLAINTEXT_WRAPPER_BYTES = encodeEncryptedPlaintext('events', []).length;
 
 const RULES_FINAL_STATUSES: ReadonlySet<number> = new Set([304, 404]);
+/**
+ * Cap on a rules response kept in memory. Other answers are capped at 64 KiB
+ * (an error page must not cost memory); a ruleset is data: the sanitizer
+ * takes up to 100,000 entries per list, a few MB of JSON.
+ */
+export const MAX_RULES_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export interface HTTPTransportOptions {
   /** Where `.guard-agent/install-id` lives (tests); default the user's home. */
@@ -194,11 +200,14 @@ export class HTTPTransport {
       if (this.closed) return { status: 'error', error: 'transport closed' };
       const headers: Record<string, string> = {};
       if (etag) headers['If-None-Match'] = etag;
-      const r = await this.executor.exchange({ method: 'GET', path: PATHS.rules, headers, finalStatuses: RULES_FINAL_STATUSES });
+      const r = await this.executor.exchange({ method: 'GET', path: PATHS.rules, headers, finalStatuses: RULES_FINAL_STATUSES, maxResponseBytes: MAX_RULES_RESPONSE_BYTES });
       if (r.kind === 'response') {
         const { res } = r;
         if (res.status === 304) return { status: 'not_modified' };
         if (res.status === 404) return { status: 'none' };
+        if (r.cls === 'success' && res.truncated) {
+          return { status: 'error', error: `rules response larger than ${MAX_RULES_RESPONSE_BYTES} bytes: not applied (the last good rules stay)`, httpStatus: res.status };
+        }
         if (r.cls === 'success') {
           const body = parseJson(res.body);
           if (body === undefined && res.body.length > 0) {

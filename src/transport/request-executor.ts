@@ -38,6 +38,8 @@ export interface ExchangeRequest {
   finalStatuses?: ReadonlySet<number>;
   deadline?: number;
   signal?: AbortSignal;
+  /** Cap on the response body kept (default: the client's, 64 KiB). */
+  maxResponseBytes?: number;
 }
 
 export type NotSentReason = 'breaker_open' | 'rate_limited_locally' | 'auth_failed' | 'aborted' | 'deadline' | 'closed';
@@ -131,6 +133,7 @@ export class RequestExecutor {
           body: req.body,
           timeoutMs: Math.max(1, Math.min(s.timeoutMs, remaining)),
           signal: req.signal,
+          ...(req.maxResponseBytes === undefined ? {} : { maxResponseBytes: req.maxResponseBytes }),
         });
         lastStatus = res.status;
         stats.response(res.status);

@@ -545,6 +545,20 @@ describe('HTTPTransport against the dev backend', () => {
     assert.equal(t.getStats().breakerState, 'CLOSED');
   });
 
+  it('takes a large ruleset whole (10,000 IPs, past the 64 KiB cap of other answers) and refuses one over 8 MiB by its size', async () => {
+    const ips = (n: number) => Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    backend.setRules({ rule_id: 'big', version: 1, timestamp: '2026-09-02T13:55:00Z', ip_blacklist: ips(10_000) });
+    const t = make();
+    const r = await t.fetchRules();
+    assert.equal(r.status, 'ok', JSON.stringify(r).slice(0, 200));
+    assert.equal((r as { body: { ip_blacklist: string[] } }).body.ip_blacklist.length, 10_000);
+
+    backend.setRules({ rule_id: 'huge', version: 2, timestamp: '2026-09-02T13:55:00Z', ip_blacklist: ips(600_000) });
+    const huge = await t.fetchRules();
+    assert.equal(huge.status, 'error');
+    assert.match((huge as { error: string }).error, /rules response larger than 8388608 bytes/);
+  });
+
   it('sends status heartbeats (never encrypted)', async () => {
     const t = make({ projectEncryptionKey: Buffer.alloc(32, 1).toString('base64url') });
     const ok = await t.sendStatus({

@@ -65,6 +65,44 @@ describe('AgentConfig', () => {
     assert.throws(() => resolveConfig({ apiKey: KEY, endpoint: 'api.example.com' }, { env: {} }), /valid URL with scheme and domain/);
   });
 
+  it('checks projectEncryptionKey at configuration time, naming the field and never quoting the key', () => {
+    const key = Buffer.alloc(32, 7).toString('base64url') + '=';
+    assert.equal(resolveConfig({ apiKey: KEY, projectEncryptionKey: key }, { env: {} }).projectEncryptionKey, key);
+    // Wrapped or pasted with a newline: the same key bytes, as Python's decoder reads it.
+    assert.doesNotThrow(() => resolveConfig({ apiKey: KEY, projectEncryptionKey: `${key.slice(0, 20)}\n${key.slice(20)}` }, { env: {} }));
+    const problem = (projectEncryptionKey: string, env: Record<string, string> = {}) => {
+      try {
+        resolveConfig({ apiKey: KEY, ...(projectEncryptionKey === '<env>' ? {} : { projectEncryptionKey }) }, { env });
+      } catch (err) {
+        assert.ok(err instanceof GuardAgentConfigError);
+        const p = err.problems.find((x) => x.field.startsWith('projectEncryptionKey'));
+        assert.ok(p, err.message);
+        return p.message;
+      }
+      return null;
+    };
+    assert.match(problem('') ?? '', /Project key cannot be empty/, 'an explicit empty option does not silently turn encryption off');
+    assert.equal(problem('<env>', { GUARD_AGENT_PROJECT_ENCRYPTION_KEY: '' }), null, 'an empty env var means unset');
+    const standard = Buffer.alloc(32, 251).toString('base64');
+    assert.match(problem(standard) ?? '', /URL-safe base64 \('-' and '_', not '\+' and '\/'\)/);
+    assert.ok(!(problem(standard) ?? '').includes(standard));
+    assert.match(problem(Buffer.alloc(16, 1).toString('base64url')) ?? '', /decodes to 16 bytes, expected 32/);
+    assert.match(problem('<env>', { GUARD_AGENT_PROJECT_ENCRYPTION_KEY: 'not base64!' }) ?? '', /expected URL-safe base64/);
+  });
+
+  it('refuses an endpoint with a query, a fragment or credentials, naming the field and never quoting it', () => {
+    // The API paths are appended to the endpoint: after '?' or '#' every batch would go to the wrong path (and be dropped on a 404).
+    for (const endpoint of ['https://guard.example.com/?region=eu', 'https://guard.example.com#x', 'https://guard.example.com/?']) {
+      assert.throws(() => resolveConfig({ apiKey: KEY, endpoint }, { env: {} }), /endpoint: Endpoint must not carry a query string or fragment/, endpoint);
+    }
+    assert.throws(
+      () => resolveConfig({ apiKey: KEY, endpoint: 'https://alice:pa55word@guard.example.com' }, { env: {} }),
+      (e: Error) => /endpoint: Endpoint must not carry credentials/.test(e.message) && !e.message.includes('pa55word'),
+    );
+    // A base path stays allowed (a backend behind a prefix).
+    assert.equal(resolveConfig({ apiKey: KEY, endpoint: 'https://gw.example.com/guard' }, { env: {} }).endpoint, 'https://gw.example.com/guard');
+  });
+
   it('never echoes a secret in an error', () => {
     const secret = 'super-secret-signing-value';
     assert.throws(() => resolveConfig({ apiKey: KEY, signatureMode: secret as never }, { env: {} }), (e: Error) => !e.message.includes(KEY));
