@@ -138,6 +138,7 @@ export class GuardAgentHandler {
       intervalSeconds: this.config.dynamicRuleInterval,
       ...(options.rulesIntervalMs === undefined ? {} : { intervalMs: options.rulesIntervalMs }),
       redisPrefix: this.config.queue.prefix,
+      apiKey: this.config.apiKey,
     });
     this.rules.onRules((next, prev) => this.onRulesChanged(next, prev));
     if (this.instrumentation) {
@@ -497,6 +498,7 @@ export class GuardAgentHandler {
     const redisChanged = next.redisUrl !== this.config.redisUrl || next.redisClusterNodes.join(',') !== this.config.redisClusterNodes.join(',');
     await this.pipeline.applyConfig(next);
     if (next.dynamicRuleInterval !== this.config.dynamicRuleInterval) this.rules.setInterval(next.dynamicRuleInterval);
+    if (next.apiKey !== this.config.apiKey) this.rules.setApiKey(next.apiKey);
     this.config = next;
     this.sensitive = new Set(next.sensitiveHeaders);
     if (this.running && intervalsChanged) this.scheduleLoops();

@@ -8,3 +8,5 @@ export { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter, type Me
 export { RedisSlidingWindow, type RedisSlidingWindowOptions, type RedisSlidingWindowStats } from './redis-sliding-window.js';
 export { RulePoller, type RulePollerOptions, type RulePollerStats, type RulesListener, type RulesSource } from './rule-poller.js';
 export { RulesShare, type RulesShareOptions, type SharedRulesEntry } from './rules-share.js';
+export { rulesShareKey } from './shared-entry-mac.js';
+export { endpointPathKey } from './endpoint-path.js';

@@ -78,7 +78,8 @@ if estimate + 1 > limit then
 end
 c = c + 1
 redis.call('HSET', KEYS[1], 'b', bucket, 'c', c, 'p', p)
-redis.call('PEXPIRE', KEYS[1], w * 2)
+-- PEXPIRE takes whole milliseconds: a window like 2.00025 s (2000.25 ms) made it error.
+redis.call('PEXPIRE', KEYS[1], math.ceil(w * 2))
 return {1, 0, math.ceil(estimate + 1)}
 `;
 

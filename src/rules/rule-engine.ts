@@ -13,7 +13,8 @@
  *     country_blocked. An unknown country is never blocked.
  *  5. `blockedUserAgents`, case-insensitive regex search (a plain string is a
  *     substring match)                               -> 403 user_agent_blocked
- *  6. rate limits per client IP: global, then the exact-path endpoint limit
+ *  6. rate limits per client IP: global, then the endpoint limit (the path
+ *     as `endpointPathKey` normalises it: no trailing slash, any case)
  *     -> 429 rate_limited with `retryAfterSeconds`. Skipped when the ruleset
  *     says `enableRateLimiting: false`.
  *
@@ -27,6 +28,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { DynamicRules } from '../models/dynamic-rules.js';
+import { endpointLimitTable, endpointPathKey } from './endpoint-path.js';
 import { IpMatcher } from './ip-matcher.js';
 import { sanitizeRules, type RuleProblem, type SanitizeOptions } from './rules-sanitizer.js';
 import { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter } from './sliding-window.js';
@@ -93,6 +95,7 @@ export class RuleEngine {
   private readonly maxUaLength: number;
   private readonly globalLimit: number;
   private readonly globalWindowMs: number;
+  /** Keyed by `endpointPathKey`, as the request paths are looked up. */
   private readonly endpointLimits: ReadonlyMap<string, [number, number]>;
   private readonly rateLimiting: boolean;
 
@@ -134,7 +137,7 @@ export class RuleEngine {
     const hasGlobal = typeof r.globalRateLimit === 'number' && r.globalRateLimit > 0 && typeof r.globalRateWindow === 'number' && r.globalRateWindow > 0;
     this.globalLimit = hasGlobal ? (r.globalRateLimit as number) : 0;
     this.globalWindowMs = hasGlobal ? (r.globalRateWindow as number) * 1000 : 0;
-    this.endpointLimits = new Map(Object.entries(r.endpointRateLimits));
+    this.endpointLimits = endpointLimitTable(r.endpointRateLimits);
     this.rateLimiting = r.enableRateLimiting !== false && (hasGlobal || this.endpointLimits.size > 0);
   }
 
@@ -194,10 +197,10 @@ export class RuleEngine {
 
   private endpointLimitFor(path: string): { path: string; limit: [number, number] } | null {
     if (this.endpointLimits.size === 0 || typeof path !== 'string') return null;
-    const q = path.indexOf('?');
-    const bare = q >= 0 ? path.slice(0, q) : path;
-    const limit = this.endpointLimits.get(bare);
-    return limit === undefined ? null : { path: bare, limit };
+    // The normalised key also names the limiter's (Redis) key, so every instance counts one endpoint once.
+    const key = endpointPathKey(path);
+    const limit = this.endpointLimits.get(key);
+    return limit === undefined ? null : { path: key, limit };
   }
 
   private endpointStep(endpoint: { path: string; limit: [number, number] } | null, ip: string, now: number): Decision | Promise<Decision> {

@@ -6,8 +6,11 @@
  *   not poll in lockstep), sending `If-None-Match` with the last ETag; a 304
  *   means unchanged;
  * - keeps the last good rules: a failed fetch, a malformed payload (wrong
- *   types, not an object) or a 404 never replace them; a ruleset older than
- *   the one in force (same `ruleId`, lower `version`) is ignored;
+ *   types, not an object) or a 404 never replace them;
+ * - the backend's own answer is authoritative: a lower `version` of the same
+ *   `ruleId` from the backend (a rollback) applies. Only an answer overtaken
+ *   by a newer one is ignored: a sibling's fetch that started after ours and
+ *   reached us first;
  * - validates before applying: `parseDynamicRules` (structure), then
  *   `sanitizeRules` drops bad entries (invalid IPs/CIDRs, country codes,
  *   unsafe patterns, oversized lists) and the rest applies; the dropped
@@ -18,6 +21,14 @@
  *   a fresh entry in Redis is used instead of a fetch, a short `SET NX PX`
  *   lock elects the fetcher, and a changed ruleset is published so siblings
  *   apply it at once (rules-share.ts). Without Redis it fetches on its own.
+ *   Shared entries must carry a MAC made with a key derived from `apiKey`
+ *   (shared-entry-mac.ts); others are ignored and counted. A shared entry is
+ *   never trusted the way the backend is: it applies only when the backend
+ *   was asked for it after every answer behind the rules in force (so a
+ *   rollback a sibling fetched applies here too, and a replayed genuine
+ *   entry, whatever its version, does not). Its `fetchedAt` counts as at
+ *   most now; one far in the future is absurd and counts as 0 (stale), so it
+ *   can neither suppress polls nor outrank real answers.
  *
  * Tells the app through `current()`/`get()` (the camelCase shape
  * `@guardcore/core` validates) and `onRules(listener)`. Never throws out of
@@ -30,6 +41,7 @@ import type { RedisClientLike } from '../queue/redis-connection.js';
 import type { RulesFetchResult } from '../transport/types.js';
 import { sanitizeRules, type RuleProblem, type SanitizeOptions } from './rules-sanitizer.js';
 import { RulesShare, type SharedRulesEntry } from './rules-share.js';
+import { rulesShareKey } from './shared-entry-mac.js';
 
 export interface RulesSource {
   fetchRules(etag?: string): Promise<RulesFetchResult>;
@@ -52,6 +64,12 @@ export interface RulePollerOptions {
   jitter?: number;
   /** Redis key prefix; default `guard_agent` (the queue's). */
   redisPrefix?: string;
+  /**
+   * The agent's API key: entries shared through Redis are signed with a key
+   * derived from it, so only instances holding it can feed each other rules.
+   * Without it, `setRedis` does not share (this instance fetches on its own).
+   */
+  apiKey?: string;
   /** Longest wait for one Redis command; default 500 ms. */
   redisTimeoutMs?: number;
   sanitize?: SanitizeOptions;
@@ -72,8 +90,10 @@ export interface RulePollerStats {
   failures: number;
   /** Payloads refused as a whole (wrong structure). */
   rejected: number;
-  /** Payloads ignored for being older than the rules in force. */
+  /** Rulesets ignored for coming from an older backend answer than the rules in force (a replayed or late shared entry, an overtaken fetch). */
   stale: number;
+  /** Entries from Redis (cached or by pub/sub) ignored for lacking a valid MAC: forged, or from an agent that does not sign. */
+  unauthenticated: number;
   /** Entries dropped by sanitizing, in the ruleset in force. */
   droppedEntries: number;
   lastUpdate: number | null;
@@ -82,6 +102,15 @@ export interface RulePollerStats {
 
 const LOCK_MIN_MS = 2_000;
 const LOCK_MAX_MS = 30_000;
+/** How far ahead of our clock a sibling's `fetchedAt` may be (clock skew) before it counts as absurd. */
+const MAX_CLOCK_AHEAD_MS = 60_000;
+const UNAUTHENTICATED_WARN_EVERY_MS = 60_000;
+
+/** Where a ruleset came from, and when the backend was asked for it (ms). */
+interface Answer {
+  origin: 'backend' | 'redis' | 'pubsub';
+  askedAt: number;
+}
 
 export class RulePoller {
   private readonly source: RulesSource;
@@ -98,8 +127,10 @@ export class RulePoller {
   /** Canonical wire JSON of `rules`: what "changed" compares. */
   private rulesJson: string | null = null;
   private etag: string | undefined;
-  /** When the backend last confirmed `rules` (ms). */
+  /** When the backend was asked for the newest answer behind `rules` (ms), whoever asked. */
   private confirmedAt = 0;
+  private shareKey: Buffer | undefined;
+  private unauthenticatedWarnedAt = -Infinity;
   private share: RulesShare | null = null;
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -117,6 +148,7 @@ export class RulePoller {
     failures: 0,
     rejected: 0,
     stale: 0,
+    unauthenticated: 0,
     droppedEntries: 0,
     lastUpdate: null,
     lastFetchAt: null,
@@ -128,6 +160,7 @@ export class RulePoller {
     this.intervalMs = options.intervalMs ?? options.intervalSeconds * 1000;
     this.jitter = Math.min(0.5, Math.max(0, options.jitter ?? 0.1));
     this.prefix = options.redisPrefix ?? 'guard_agent';
+    this.shareKey = typeof options.apiKey === 'string' && options.apiKey !== '' ? rulesShareKey(options.apiKey) : undefined;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 500;
     this.sanitizeOptions = options.sanitize;
     this.now = options.now ?? Date.now;
@@ -194,16 +227,26 @@ export class RulePoller {
     if (this.running) this.schedule();
   }
 
+  /** The API key changed: shared entries are signed and checked with the key derived from the new one. */
+  setApiKey(apiKey: string): void {
+    this.shareKey = rulesShareKey(apiKey);
+    this.share?.useSigningKey(this.shareKey);
+  }
+
   /**
    * Shares fetches through this Redis client (an ioredis `Redis`/`Cluster`;
    * this class opens one duplicate connection for pub/sub). `undefined` stops
-   * sharing. Never throws.
+   * sharing. Needs `apiKey` (the entries' MAC key). Never throws.
    */
   async setRedis(client: RedisClientLike | undefined): Promise<void> {
     const old = this.share;
     this.share = null;
     await old?.close();
     if (client === undefined || this.stopped) return;
+    if (this.shareKey === undefined) {
+      diag.warn('guard-agent: rules are not shared through Redis without the apiKey option (shared entries are signed with a key derived from it); this instance fetches on its own');
+      return;
+    }
     try {
       this.share = new RulesShare({
         client,
@@ -211,7 +254,9 @@ export class RulePoller {
         prefix: this.prefix,
         commandTimeoutMs: this.redisTimeoutMs,
         instanceId: this.instanceId,
+        signingKey: this.shareKey,
         onEntry: (entry) => this.applyShared(entry, 'pubsub'),
+        onUnauthenticated: (origin) => this.countUnauthenticated(origin),
       });
     } catch (err) {
       diag.warn(`guard-agent: rules sharing through Redis not set up: ${(err as Error).message}`);
@@ -271,7 +316,7 @@ export class RulePoller {
     // interval is wider than the jitter spread, so with any number of
     // instances the backend sees about one fetch per interval.
     const cached = await share.read();
-    if (!force && cached !== null && this.now() - cached.fetchedAt < this.intervalMs / 2) {
+    if (!force && cached !== null && this.now() - this.sharedAskedAt(cached) < this.intervalMs / 2) {
       this.stats.sharedHits++;
       this.applyShared(cached, 'redis');
       return this.current();
@@ -295,7 +340,9 @@ export class RulePoller {
 
   private async fetch(share: RulesShare | null): Promise<void> {
     this.stats.fetches++;
-    this.stats.lastFetchAt = this.now();
+    // Answers are ordered by when they were asked for: a slow answer to an earlier request is the older one.
+    const askedAt = this.now();
+    this.stats.lastFetchAt = askedAt;
     let res: RulesFetchResult;
     try {
       res = await this.source.fetchRules(this.rules !== null ? this.etag : undefined);
@@ -304,22 +351,22 @@ export class RulePoller {
     }
     switch (res.status) {
       case 'ok': {
-        const applied = this.accept(res.body, res.etag, 'backend');
+        const applied = this.accept(res.body, res.etag, { origin: 'backend', askedAt });
         if (applied !== null && share !== null) {
-          await share.write({ body: applied.wire, ...(res.etag === undefined ? {} : { etag: res.etag }), fetchedAt: this.confirmedAt }, applied.changed);
+          await share.write({ body: applied.wire, ...(res.etag === undefined ? {} : { etag: res.etag }), fetchedAt: askedAt }, applied.changed);
         }
         return;
       }
       case 'not_modified':
         this.stats.notModified++;
-        this.confirmedAt = this.now();
+        this.confirm(askedAt);
         if (share !== null && this.rules !== null) {
-          await share.write({ body: dynamicRulesToWire(this.rules), ...(this.etag === undefined ? {} : { etag: this.etag }), fetchedAt: this.confirmedAt }, false);
+          await share.write({ body: dynamicRulesToWire(this.rules), ...(this.etag === undefined ? {} : { etag: this.etag }), fetchedAt: askedAt }, false);
         }
         return;
       case 'none':
         // No rules for this project: keep what is in force (an operator lifts rules by publishing an empty ruleset).
-        this.confirmedAt = this.now();
+        this.confirm(askedAt);
         return;
       case 'error':
         this.stats.failures++;
@@ -329,15 +376,53 @@ export class RulePoller {
   }
 
   private applyShared(entry: SharedRulesEntry, origin: 'redis' | 'pubsub'): void {
-    const applied = this.accept(entry.body, entry.etag, origin);
-    if (applied !== null) this.confirmedAt = Math.max(this.confirmedAt, entry.fetchedAt);
+    this.accept(entry.body, entry.etag, { origin, askedAt: this.sharedAskedAt(entry) });
+  }
+
+  /** A shared entry's `fetchedAt`, at most now; beyond clock skew in the future it is absurd and counts as 0 (stale). */
+  private sharedAskedAt(entry: SharedRulesEntry): number {
+    const at = entry.fetchedAt;
+    const now = this.now();
+    if (!Number.isFinite(at) || at < 0 || at > now + MAX_CLOCK_AHEAD_MS) return 0;
+    return Math.min(at, now);
+  }
+
+  private confirm(askedAt: number): void {
+    this.confirmedAt = Math.max(this.confirmedAt, askedAt);
+  }
+
+  /**
+   * Why an answer that differs from the rules in force must not replace them,
+   * or null. Answers are ordered by when the backend was asked for them; the
+   * version is no guide on its own, since a rollback lowers it.
+   */
+  private staleReason(prev: DynamicRules | null, answer: Answer): string | null {
+    const inForce = prev === null ? 'the rules in force' : `v${prev.version} in force`;
+    if (answer.origin === 'backend') {
+      // Authoritative, unless a sibling's answer to a later request already brought what is in force.
+      return prev !== null && answer.askedAt < this.confirmedAt ? `a newer answer (${inForce}) arrived while this one was on its way` : null;
+    }
+    // A shared entry is a sibling's answer: it wins only if it is newer than every answer behind the rules in force.
+    // So a rollback a sibling fetched applies here too, and a replayed old entry (higher version or not) does not.
+    return answer.askedAt <= this.confirmedAt ? `not newer than the backend answer behind ${inForce}` : null;
+  }
+
+  private countUnauthenticated(origin: 'redis' | 'pubsub'): void {
+    this.stats.unauthenticated++;
+    const now = this.now();
+    if (now - this.unauthenticatedWarnedAt < UNAUTHENTICATED_WARN_EVERY_MS) return;
+    this.unauthenticatedWarnedAt = now;
+    diag.warn(
+      `guard-agent: ignored a rules entry from ${origin} without a valid signature (${this.stats.unauthenticated} so far): not written by an agent holding this project's API key (forged, or from an agent version that does not sign); this instance fetches the rules itself`,
+    );
   }
 
   /**
    * Validates `body` and applies it if it is new. Returns the validated wire
    * form (and whether it changed anything), or null when it was refused.
    */
-  private accept(body: unknown, etag: string | undefined, origin: 'backend' | 'redis' | 'pubsub'): { wire: Record<string, unknown>; changed: boolean } | null {
+  private accept(body: unknown, etag: string | undefined, answer: Answer): { wire: Record<string, unknown>; changed: boolean } | null {
+    const origin = answer.origin;
     let parsed: DynamicRules;
     try {
       parsed = parseDynamicRules(body, new Date(this.now()));
@@ -348,9 +433,18 @@ export class RulePoller {
     }
     const { rules, problems } = sanitizeRules(parsed, this.sanitizeOptions);
     const prev = this.current();
-    if (prev !== null && prev.ruleId === rules.ruleId && rules.version < prev.version) {
+    const wire = dynamicRulesToWire(rules);
+    // `timestamp` defaults to "now" when the payload has none: leave it out of the comparison.
+    const json = JSON.stringify({ ...wire, timestamp: null });
+    if (json === this.rulesJson) {
+      this.confirm(answer.askedAt);
+      if (etag !== undefined) this.etag = etag;
+      return { wire, changed: false };
+    }
+    const stale = this.staleReason(prev, answer);
+    if (stale !== null) {
       this.stats.stale++;
-      this.reportOnce(`stale:${rules.ruleId}:${rules.version}`, () => `guard-agent: ignored rules ${rules.ruleId} v${rules.version} from ${origin}: older than v${prev.version} in force`);
+      this.reportOnce(`stale:${origin}:${rules.ruleId}:${rules.version}`, () => `guard-agent: ignored rules ${rules.ruleId} v${rules.version} from ${origin}: ${stale}`);
       return null;
     }
     if (isExpired(rules, this.now())) {
@@ -358,18 +452,11 @@ export class RulePoller {
       this.reportOnce(`expired:${rules.ruleId}:${rules.version}:${rules.expiresAt}`, () => `guard-agent: ignored rules ${rules.ruleId} v${rules.version} from ${origin}: expired at ${rules.expiresAt}`);
       return null;
     }
-    const wire = dynamicRulesToWire(rules);
-    // `timestamp` defaults to "now" when the payload has none: leave it out of the comparison.
-    const json = JSON.stringify({ ...wire, timestamp: null });
-    if (origin === 'backend') this.confirmedAt = this.now();
-    if (json === this.rulesJson) {
-      if (etag !== undefined) this.etag = etag;
-      return { wire, changed: false };
-    }
+    this.confirm(answer.askedAt);
     if (problems.length > 0) {
       const shown = problems.slice(0, 10).map((p) => `${p.field} ${JSON.stringify(p.value)}: ${p.reason}`);
       const more = problems.length > 10 ? `; and ${problems.length - 10} more` : '';
-      this.reportOnce(`problems:${digest(json)}`, () => `guard-agent: rules ${rules.ruleId} v${rules.version}: ${problems.length} invalid entries dropped, the rest applies: ${shown.join('; ')}${more}`);
+      this.reportOnce(`problems:${digest(json)}`, () => `guard-agent: rules ${rules.ruleId} v${rules.version}: ${problems.length} invalid entries dropped or repaired, the rest applies: ${shown.join('; ')}${more}`);
     }
     this.rules = rules;
     this.rulesJson = json;

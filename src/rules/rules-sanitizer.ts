@@ -6,7 +6,9 @@
  * Checked: IPs/CIDRs (ipBlacklist, ipWhitelist, emergencyWhitelist), country
  * codes (two ASCII letters, upper-cased), regex patterns (blockedUserAgents,
  * suspiciousPatterns: must compile, at most `maxPatternLength` characters, no
- * catastrophic-backtracking shape), rate limits (positive numbers), list sizes
+ * catastrophic-backtracking shape), rate limits (at least 1 request per window
+ * of at least 1 ms; a longer window than a day or more requests than
+ * `MAX_RATE_LIMIT` are clamped and reported), list sizes
  * (`maxListLength` per list, `maxPatterns` per pattern list, the excess
  * reported once). Duplicates are removed
  * silently.
@@ -46,6 +48,20 @@ export interface SanitizeOptions {
 export const DEFAULT_MAX_LIST_LENGTH = 100_000;
 export const DEFAULT_MAX_PATTERN_LENGTH = 512;
 export const DEFAULT_MAX_PATTERNS = 1_000;
+/**
+ * Longest rate-limit window, in seconds: one day. "N per day" is the longest
+ * limit a request rate limiter sensibly expresses (longer quotas are billing,
+ * not abuse control), and it bounds how long a count lives (two windows, in
+ * Redis and in memory). Without a bound, a window like 1e306 s overflowed to
+ * Infinity in milliseconds and the limit silently allowed everything; a
+ * longer window is clamped to a day, not dropped, because the limit it keeps
+ * is the nearest to what was meant.
+ */
+export const MAX_RATE_WINDOW_SECONDS = 86_400;
+/** Shortest rate-limit window: 1 ms, the limiters' clock resolution. */
+export const MIN_RATE_WINDOW_SECONDS = 0.001;
+/** Most requests per window (clamped above): no window of at most a day counts more from one client. */
+export const MAX_RATE_LIMIT = 1_000_000_000;
 
 const IP_LISTS = ['ipBlacklist', 'ipWhitelist', 'emergencyWhitelist'] as const;
 const COUNTRY_LISTS = ['blockedCountries', 'whitelistCountries'] as const;
@@ -156,16 +172,19 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
       return false;
     });
 
-    // Global limit: both numbers positive, or neither applies.
+    // Global limit: both numbers valid, or neither applies.
     const limit = rules.globalRateLimit;
     const window = rules.globalRateWindow;
     if (limit !== null || window !== null) {
-      if (!isPositive(limit) || !isPositive(window)) {
-        if (limit !== null && !isPositive(limit)) report('globalRateLimit', limit, 'must be a positive number');
-        if (window !== null && !isPositive(window)) report('globalRateWindow', window, 'must be a positive number');
+      const requests = limit === null ? null : rateLimitRequests(limit, 'globalRateLimit', report);
+      const seconds = window === null ? null : rateLimitWindow(window, 'globalRateWindow', report);
+      if (requests === null || seconds === null) {
         if (limit === null || window === null) report(limit === null ? 'globalRateLimit' : 'globalRateWindow', null, 'global rate limit needs both a limit and a window; ignored');
         rules.globalRateLimit = null;
         rules.globalRateWindow = null;
+      } else {
+        rules.globalRateLimit = requests;
+        rules.globalRateWindow = seconds;
       }
     }
 
@@ -189,7 +208,10 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
           report(field, pair, 'expected [requests, windowSeconds], both positive numbers');
           continue;
         }
-        endpoints[path] = [pair[0], pair[1]];
+        const requests = rateLimitRequests(pair[0], field, report);
+        const seconds = rateLimitWindow(pair[1], field, report);
+        if (requests === null || seconds === null) continue;
+        endpoints[path] = [requests, seconds];
         count++;
       }
     }
@@ -213,6 +235,42 @@ export function patternProblem(pattern: unknown, maxLength = DEFAULT_MAX_PATTERN
     return `does not compile as a regular expression: ${(err as Error).message}`;
   }
   return catastrophicBacktrackingReason(pattern);
+}
+
+type Report = (field: string, value: unknown, reason: string) => void;
+
+/** A rate limit's request count, or null (reported) when unusable: below 1 every request would be refused. */
+function rateLimitRequests(v: unknown, field: string, report: Report): number | null {
+  if (!isPositive(v)) {
+    report(field, v, 'requests must be a positive number');
+    return null;
+  }
+  if (v < 1) {
+    report(field, v, 'requests must be at least 1 (a lower limit refuses every request)');
+    return null;
+  }
+  if (v > MAX_RATE_LIMIT) {
+    report(field, v, `requests over the maximum of ${MAX_RATE_LIMIT}; clamped to it`);
+    return MAX_RATE_LIMIT;
+  }
+  return v;
+}
+
+/** A rate limit's window in seconds, or null (reported) when unusable; longer than a day is clamped (reported). */
+function rateLimitWindow(v: unknown, field: string, report: Report): number | null {
+  if (!isPositive(v)) {
+    report(field, v, 'window must be a positive number of seconds');
+    return null;
+  }
+  if (v < MIN_RATE_WINDOW_SECONDS) {
+    report(field, v, `window shorter than ${MIN_RATE_WINDOW_SECONDS} s (1 ms)`);
+    return null;
+  }
+  if (v > MAX_RATE_WINDOW_SECONDS) {
+    report(field, v, `window over the maximum of ${MAX_RATE_WINDOW_SECONDS} s (one day); clamped to it`);
+    return MAX_RATE_WINDOW_SECONDS;
+  }
+  return v;
 }
 
 function isPositive(v: unknown): v is number {

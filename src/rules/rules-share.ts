@@ -2,14 +2,20 @@
  * RulesShare: what the instances of one project share through Redis so that
  * only one of them fetches the rules per interval.
  *
- *   {prefix}:{<project>}:rules          JSON entry {body, etag, fetchedAt}: the
- *                                       last validated ruleset (wire form)
+ *   {prefix}:{<project>}:rules          JSON entry {body, etag, fetchedAt, mac}:
+ *                                       the last validated ruleset (wire form)
  *   {prefix}:{<project>}:rules:lock     SET NX PX token: the instance fetching now
  *   {prefix}:{<project>}:rules:changed  pub/sub channel: an entry that changed,
  *                                       so siblings apply it at once
  *
  * The `{<project>}` hash tag is the queue's (redis-keys.ts): one project's
  * keys stay in one cluster slot.
+ *
+ * Every entry is signed (shared-entry-mac.ts); one without a valid MAC, read
+ * or heard, is ignored and reported through `onUnauthenticated`. That
+ * includes an entry written by an agent version that did not sign: during a
+ * rolling upgrade such an instance's entries are simply not used and the
+ * reader fetches the rules itself.
  *
  * Redis is an optimisation here, never a dependency: every call is raced
  * against `commandTimeoutMs` and a failure returns null/false, so the poller
@@ -21,6 +27,7 @@ import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { errorMessage, luaScript, runScript, withTimeout, type RedisClientLike } from '../queue/redis-connection.js';
 import { queueKeys } from '../queue/redis-keys.js';
+import { entryMac, entryMacMatches } from './shared-entry-mac.js';
 
 /** One validated ruleset as cached in Redis. */
 export interface SharedRulesEntry {
@@ -42,6 +49,10 @@ export interface RulesShareOptions {
   onEntry: (entry: SharedRulesEntry) => void;
   /** This instance's id: its own messages are skipped. */
   instanceId: string;
+  /** The MAC key entries are signed and checked with (`rulesShareKey(apiKey)`). */
+  signingKey: Buffer;
+  /** Called for each entry read or heard without a valid MAC (it is ignored). */
+  onUnauthenticated?: (origin: 'redis' | 'pubsub') => void;
 }
 
 /** Deletes the lock only if it is still ours (it may have expired and been taken by a sibling). */
@@ -58,6 +69,9 @@ export class RulesShare {
   private readonly timeoutMs: number;
   private readonly onEntry: (entry: SharedRulesEntry) => void;
   private readonly instanceId: string;
+  private readonly projectId: string;
+  private signingKey: Buffer;
+  private readonly onUnauthenticated: (origin: 'redis' | 'pubsub') => void;
   private subscriber: Redis | null = null;
   private closed = false;
   private failing = false;
@@ -76,21 +90,30 @@ export class RulesShare {
     this.timeoutMs = options.commandTimeoutMs ?? 500;
     this.onEntry = options.onEntry;
     this.instanceId = options.instanceId;
+    this.projectId = options.projectId;
+    this.signingKey = options.signingKey;
+    this.onUnauthenticated = options.onUnauthenticated ?? (() => undefined);
     this.subscribe();
   }
 
-  /** The cached entry, or null (none, unreadable, or Redis unavailable). */
+  /** The cached entry, or null (none, unreadable, not signed with our key, or Redis unavailable). */
   async read(): Promise<SharedRulesEntry | null> {
     const raw = await this.call('GET rules', () => this.client.get(this.key));
     if (typeof raw !== 'string') return null;
-    return parseEntry(raw);
+    return this.authentic(parseEntry(raw), 'redis');
   }
 
-  /** Stores `entry`; with `publish`, tells the siblings too. */
+  /** Stores `entry`, signed; with `publish`, tells the siblings too. */
   async write(entry: SharedRulesEntry, publish: boolean): Promise<void> {
-    const json = JSON.stringify(entry);
+    const signed = { ...entry, mac: entryMac(this.signingKey, this.projectId, entry) };
+    const json = JSON.stringify(signed);
     await this.call('SET rules', () => this.client.set(this.key, json));
-    if (publish) await this.call('PUBLISH rules', () => this.client.publish(this.channel, JSON.stringify({ from: this.instanceId, entry })));
+    if (publish) await this.call('PUBLISH rules', () => this.client.publish(this.channel, JSON.stringify({ from: this.instanceId, entry: signed })));
+  }
+
+  /** Signs and checks with `key` from now on (the API key changed). */
+  useSigningKey(key: Buffer): void {
+    this.signingKey = key;
   }
 
   /** Takes the fetch lock for `ttlMs`; returns its token, or null when a sibling holds it. Redis down: `'unavailable'`. */
@@ -115,6 +138,15 @@ export class RulesShare {
     } catch {
       sub.disconnect();
     }
+  }
+
+  /** The entry without its MAC when the MAC is valid; otherwise null, reported. */
+  private authentic(parsed: ParsedEntry | null, origin: 'redis' | 'pubsub'): SharedRulesEntry | null {
+    if (parsed === null) return null;
+    const { mac, ...entry } = parsed;
+    if (entryMacMatches(this.signingKey, this.projectId, entry, mac)) return entry;
+    this.onUnauthenticated(origin);
+    return null;
   }
 
   /** Undefined when Redis failed or timed out (logged once per outage). */
@@ -146,7 +178,7 @@ export class RulesShare {
       try {
         const msg = JSON.parse(message) as { from?: unknown; entry?: unknown };
         if (msg.from === this.instanceId) return;
-        const entry = parseEntry(JSON.stringify(msg.entry));
+        const entry = this.authentic(parseEntry(JSON.stringify(msg.entry)), 'pubsub');
         if (entry !== null) this.onEntry(entry);
       } catch (err) {
         diag.warn(`guard-agent: ignored a malformed rules change message: ${errorMessage(err)}`);
@@ -169,12 +201,14 @@ export class RulesShare {
   }
 }
 
-function parseEntry(raw: string): SharedRulesEntry | null {
+type ParsedEntry = SharedRulesEntry & { mac: unknown };
+
+function parseEntry(raw: string): ParsedEntry | null {
   try {
-    const v = JSON.parse(raw) as Partial<SharedRulesEntry> | null;
+    const v = JSON.parse(raw) as (Partial<SharedRulesEntry> & { mac?: unknown }) | null;
     if (v === null || typeof v !== 'object' || typeof v.fetchedAt !== 'number') return null;
     if (v.body === null || typeof v.body !== 'object' || Array.isArray(v.body)) return null;
-    return { body: v.body, fetchedAt: v.fetchedAt, ...(typeof v.etag === 'string' ? { etag: v.etag } : {}) };
+    return { body: v.body, fetchedAt: v.fetchedAt, ...(typeof v.etag === 'string' ? { etag: v.etag } : {}), mac: v.mac };
   } catch {
     return null;
   }

@@ -192,6 +192,45 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     await until(() => backend.events.filter((e) => e.event_type === 'rate_limited' && e.action_taken === 'request_blocked').length === 3);
   });
 
+  it('an endpoint limit counts /login/, /LOGIN, /Login/ (the spellings Express routes to /login) against the one limit', async () => {
+    backend.setRules({ rule_id: 'rs_rl_path', version: 1, endpoint_rate_limits: { '/login': [2, 60] } });
+    await boot({ mode: 'enforce' }, 'express');
+    const statuses = [];
+    for (const path of ['/login/', '/LOGIN', '/Login/', '/login', '//login', '/%6Cogin']) statuses.push((await get(path, { ip: '192.0.2.31' })).status);
+    // Before: each spelling had a limit of its own, and every one of these reached the handler.
+    assert.deepEqual(statuses, [200, 200, 429, 429, 429, 429]);
+    assert.equal(calls, 2);
+    assert.equal((await get('/login/other', { ip: '192.0.2.31' })).status, 200, 'another endpoint is not limited');
+    await guard!.handler.flushBuffer(3000);
+    await until(() => backend.events.filter((e) => e.event_type === 'rate_limited' && e.action_taken === 'request_blocked').length === 4);
+  });
+
+  describe('with Redis (a project of its own, its keys deleted after)', () => {
+    const project = `proj_enforce_path_${process.pid}_${Date.now()}`;
+    after(async () => {
+      // After the handler stopped: it writes its queue's instance keys up to then.
+      const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+      const keys = await redis.keys(`guard_agent:{${project}}:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    });
+
+    it('an endpoint limit shared through Redis counts every spelling under one normalised key', async () => {
+      backend.setRules({ rule_id: 'rs_rl_path', version: 1, endpoint_rate_limits: { '/Login/': [3, 60] } });
+      await boot({ mode: 'enforce' }, 'express', project);
+      const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+      redisClients.push(redis);
+      await redis.ping();
+      await guard!.handler.initializeRedis(redis);
+      const statuses = [];
+      for (const path of ['/LOGIN', '/login/', '/Login/', '/login', '/login?x=1']) statuses.push((await get(path, { ip: '192.0.2.32' })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      assert.equal(calls, 3);
+      const keys = await redis.keys(`guard_agent:{${project}}:rl:*`);
+      assert.deepEqual(keys, [`guard_agent:{${project}}:rl:e:/login:192.0.2.32`], 'one count, under the key every instance uses');
+    });
+  });
+
   it('rate limits shared through Redis (asynchronous decisions hold the handler until they settle)', async () => {
     const project = `proj_enforce_redis_${process.pid}_${Date.now()}`;
     backend.setRules({ rule_id: 'rs_rl', version: 1, global_rate_limit: 3, global_rate_window: 60 });

@@ -378,7 +378,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
     function poller(projectId: string, intervalMs: number, redisPrefix = 'gr'): RulePoller {
       const config = resolveConfig({ apiKey: KEY, endpoint: backend.url, projectId, retryAttempts: 1, backoffFactor: 0.01 }, { env: {} });
       const transport = new HTTPTransport(config, { installIdHomeDir: home });
-      const p = new RulePoller({ source: transport, projectId, intervalSeconds: 300, intervalMs, redisPrefix });
+      const p = new RulePoller({ source: transport, projectId, intervalSeconds: 300, intervalMs, redisPrefix, apiKey: KEY });
       cleanups.push(() => transport.close(), () => p.stop());
       return p;
     }
@@ -475,6 +475,26 @@ describe('Redis Cluster (real 3-master cluster)', function () {
         assert.ok(heard, `b hears changes by pub/sub again after ${node.port} restarted`);
       }
       assert.equal(b.stats.fetches, 0, 'b never fetched (and never polled): every change came by pub/sub');
+    });
+
+    it('a forged PUBLISH on the project\'s channel (no valid MAC) is ignored and counted by every sibling', async () => {
+      const a = poller(projectA, 60_000, 'gr-forged');
+      const b = poller(projectA, 60_000, 'gr-forged');
+      await a.setRedis(newClient());
+      await b.setRedis(newClient());
+      await within(Promise.all([a.whenShared(), b.whenShared()]), 3000, 'both subscribed to rule changes');
+      assert.equal((await a.pollNow())?.version, 7);
+      await until('a\'s fetch reaches b by pub/sub', () => b.current()?.version === 7, 2000);
+      const channel = `${queueKeys('gr-forged', projectA).base}:rules:changed`;
+      const forged = { fetchedAt: Date.now(), body: { rule_id: 'rs_cluster', version: 2 ** 53 - 1, emergency_mode: true }, mac: 'x'.repeat(43) };
+      await client.publish(channel, JSON.stringify({ from: 'someone', entry: forged }));
+      await until('both counted it', () => a.stats.unauthenticated === 1 && b.stats.unauthenticated === 1, 2000);
+      assert.deepEqual([a.current()?.version, b.current()?.version], [7, 7]);
+      backend.setRules({ ...GOOD, version: 8 });
+      assert.equal((await a.pollNow())?.version, 8);
+      await until('v8 reaches b by pub/sub', () => b.current()?.version === 8, 2000);
+      backend.setRules(GOOD);
+      assertNoClusterErrors(log.messages);
     });
 
     it('a sibling holding the fetch lock keeps the other from fetching', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { resolveConfig } from '../../src/config.js';
@@ -10,6 +11,7 @@ import { DevBackend } from '../../src/dev-backend/index.js';
 import type { DynamicRules } from '../../src/models/dynamic-rules.js';
 import { RuleEngine } from '../../src/rules/rule-engine.js';
 import { RulePoller } from '../../src/rules/rule-poller.js';
+import { entryMac, rulesShareKey } from '../../src/rules/shared-entry-mac.js';
 import { HTTPTransport } from '../../src/transport/http-transport.js';
 import { until } from '../helpers/until.js';
 
@@ -32,7 +34,7 @@ describe('RulePoller (real dev backend)', function () {
   }
 
   function poller(projectId: string, intervalMs = 200, extra = {}): RulePoller {
-    const p = new RulePoller({ source: transport(projectId), projectId, intervalSeconds: 300, intervalMs, ...extra });
+    const p = new RulePoller({ source: transport(projectId), projectId, intervalSeconds: 300, intervalMs, apiKey: KEY, ...extra });
     cleanups.push(() => p.stop());
     return p;
   }
@@ -86,21 +88,19 @@ describe('RulePoller (real dev backend)', function () {
     assert.equal(p.stats.failures, 3);
   });
 
-  it('refuses malformed payloads, stale versions and expired rules without replacing the good ones', async () => {
+  it('refuses malformed payloads and expired rules without replacing the good ones', async () => {
     const p = poller('proj_poll_3');
     assert.equal((await p.pollNow())?.version, 7);
     for (const bad of [{ rule_id: 'rs_good', version: 'eight' }, { ip_blacklist: 'not-a-list' }, { endpoint_rate_limits: { '/a': [1] } }]) {
       backend.setRules(bad);
       assert.equal((await p.pollNow())?.version, 7, JSON.stringify(bad));
     }
-    backend.setRules({ ...GOOD, version: 6, ip_blacklist: [] });
-    assert.deepEqual((await p.pollNow())?.ipBlacklist, ['203.0.113.0/24'], 'older version ignored');
     backend.setRules({ ...GOOD, version: 10, expires_at: '2000-01-01T00:00:00Z' });
     assert.equal((await p.pollNow())?.version, 7, 'already expired ruleset ignored');
     backend.setRules(null);
     assert.equal((await p.pollNow())?.version, 7, '404 keeps the rules');
     assert.equal(p.stats.rejected, 4);
-    assert.equal(p.stats.stale, 1);
+    assert.equal(p.stats.stale, 0);
     // Partly bad: the bad entries go, the rest applies.
     backend.setRules({ ...GOOD, version: 11, ip_blacklist: ['10.0.0.0/8', '999.1.1.1', 'nope'], blocked_countries: ['FR', 'France'], blocked_user_agents: ['(a+)+$', 'curl'] });
     const r = await p.pollNow();
@@ -110,6 +110,19 @@ describe('RulePoller (real dev backend)', function () {
     assert.deepEqual(r?.blockedUserAgents, ['curl']);
     assert.equal(p.problems.length, 4);
     assert.equal(p.stats.droppedEntries, 4);
+  });
+
+  it('the backend is the authority: a lower version it serves (a rollback) applies at the next poll', async () => {
+    backend.setRules({ ...GOOD, version: 7, emergency_mode: true });
+    const p = poller('proj_poll_rollback', 60_000);
+    assert.equal((await p.pollNow())?.emergencyMode, true);
+    backend.setRules({ ...GOOD, version: 1, ip_blacklist: [] });
+    const r = await p.pollNow();
+    // It kept v7 (emergency mode on) for good before: the stale check refused the backend's own answer.
+    assert.equal(r?.version, 1);
+    assert.equal(r?.emergencyMode, false);
+    assert.deepEqual(r?.ipBlacklist, []);
+    assert.equal(p.stats.stale, 0);
   });
 
   it('honours expiresAt (listeners hear null) and ttl (get() answers from memory within it)', async () => {
@@ -145,9 +158,9 @@ describe('RulePoller (real dev backend)', function () {
         const after = await p.pollNow();
         assert.ok(after !== null, 'never left without rules');
         if (after !== before) {
-          // Only a structurally valid, not older, not expired ruleset may replace the rules in force.
+          // Only a structurally valid, not expired ruleset may replace the rules in force (a lower version too: the backend is the authority).
           assert.ok(p.stats.updates > 0);
-          assert.ok(!(after.ruleId === before!.ruleId && after.version < before!.version));
+          assert.ok(after.expiresAt === null || Date.parse(after.expiresAt) > Date.now());
           assert.ok(after.ipBlacklist.length <= 100_000);
         }
         assert.doesNotThrow(() => new RuleEngine(after, { sanitized: true }).evaluate({ ip: '203.0.113.5', path: '/', userAgent: 'x' }));
@@ -206,6 +219,141 @@ describe('RulePoller (real dev backend)', function () {
       assert.equal(fetched?.version, 20);
       await until(() => b2.current()?.version === 20, 1000);
       assert.equal(b2.stats.fetches, 0, 'b2 never fetched: Redis entry then pub/sub');
+    });
+
+    describe('shared entries are authenticated and ordered (unique prefix, cleaned up)', () => {
+      const project = 'proj_poll_auth';
+      let prefix = '';
+      let base = '';
+      let raw: Redis;
+      const FORGED = { rule_id: 'rs_good', version: 2 ** 53 - 1, emergency_mode: true, emergency_whitelist: [] };
+      const publish = (entry: object): Promise<number> => raw.publish(`${base}:rules:changed`, JSON.stringify({ from: 'someone', entry }));
+      const sharing = async (n: number): Promise<RulePoller[]> => {
+        const ps = Array.from({ length: n }, () => poller(project, 60_000, { redisPrefix: prefix }));
+        for (const p of ps) await p.setRedis(redis());
+        await Promise.all(ps.map((p) => p.whenShared()));
+        return ps;
+      };
+
+      beforeEach(() => {
+        prefix = `rp_auth_${process.pid}_${Date.now()}`;
+        base = `${prefix}:{${project}}`;
+        raw = redis();
+      });
+      afterEach(async () => {
+        const keys = await raw.keys(`${prefix}:*`);
+        if (keys.length) await raw.del(...keys);
+      });
+
+      it("a forged PUBLISH (no MAC, or a MAC under another key) is ignored and counted; the backend's next version still applies", async () => {
+        const [a, b] = await sharing(2);
+        assert.equal((await a.pollNow())?.version, 7);
+        await until(() => b.current()?.version === 7);
+        const warnings: string[] = [];
+        diag.setLogger({ error: () => {}, warn: (m: string) => warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+        try {
+          await publish({ fetchedAt: Date.now(), body: FORGED });
+          const other = { fetchedAt: Date.now(), body: FORGED };
+          await publish({ ...other, mac: entryMac(rulesShareKey('someone_elses_key_0123456789'), project, other) });
+          await until(() => a.stats.unauthenticated === 2 && b.stats.unauthenticated === 2, 2000);
+        } finally {
+          diag.disable();
+        }
+        for (const p of [a, b]) {
+          assert.equal(p.current()?.version, 7, 'the forged ruleset never applied');
+          assert.equal(p.current()?.emergencyMode, false);
+        }
+        assert.equal(warnings.filter((w) => /without a valid signature/.test(w)).length, 2, 'one warning per instance (at most one a minute)');
+        assert.ok(warnings.every((w) => !w.includes(KEY)), 'the API key is never printed');
+        backend.setRules({ ...GOOD, version: 8 });
+        assert.equal((await a.pollNow())?.version, 8);
+        // Before, the forged v2^53-1 was in force on both and v8 was ignored as older, until a restart.
+        await until(() => b.current()?.version === 8, 2000);
+        assert.equal(b.stats.fetches, 0, 'b got v8 from a, by pub/sub');
+        assert.equal(a.stats.stale + b.stats.stale, 0);
+      });
+
+      it('a forged cached entry (far-future fetchedAt, no MAC) is ignored: a new instance fetches itself', async () => {
+        await raw.set(`${base}:rules`, JSON.stringify({ fetchedAt: Date.now() + 10 * 365 * 86_400_000, body: FORGED }));
+        const [c] = await sharing(1);
+        const r = await c.get();
+        assert.equal(r?.version, 7);
+        assert.equal(r?.emergencyMode, false);
+        assert.deepEqual([c.stats.fetches, c.stats.sharedHits, c.stats.unauthenticated], [1, 0, 1]);
+        const stored = JSON.parse((await raw.get(`${base}:rules`)) ?? 'null') as { body: { version: number }; mac?: string; fetchedAt: number };
+        assert.equal(stored.body.version, 7, 'its own signed entry replaced the forged one');
+        assert.equal(typeof stored.mac, 'string');
+        assert.ok(stored.fetchedAt <= Date.now());
+      });
+
+      it("a genuine entry whose fetchedAt is far ahead (a sibling's broken clock) neither suppresses polls nor outranks the backend", async () => {
+        const key = rulesShareKey(KEY);
+        const ahead = { fetchedAt: Date.now() + 365 * 86_400_000, body: { ...GOOD, version: 9, emergency_mode: true } };
+        await raw.set(`${base}:rules`, JSON.stringify({ ...ahead, mac: entryMac(key, project, ahead) }));
+        const [c] = await sharing(1);
+        const r = await c.get();
+        // Before, the entry looked fresh for a year: used without a fetch, and get() answered from memory all along.
+        assert.equal(r?.version, 7);
+        assert.equal(r?.emergencyMode, false);
+        assert.deepEqual([c.stats.fetches, c.stats.sharedHits, c.stats.unauthenticated], [1, 0, 0]);
+        // Within clock skew, a sibling's entry is used as usual (counted as of now).
+        const skewed = { fetchedAt: Date.now() + 5_000, body: { ...GOOD, version: 10 } };
+        await raw.set(`${base}:rules`, JSON.stringify({ ...skewed, mac: entryMac(key, project, skewed) }));
+        const [d] = await sharing(1);
+        assert.equal((await d.get())?.version, 10);
+        assert.deepEqual([d.stats.fetches, d.stats.sharedHits], [0, 1]);
+      });
+
+      it('a backend rollback fetched by one instance reaches its siblings; a replayed genuine older entry does not take them back', async () => {
+        const [a, b] = await sharing(2);
+        assert.equal((await a.pollNow())?.version, 7);
+        await until(() => b.current()?.version === 7);
+        backend.setRules({ ...GOOD, version: 9, emergency_mode: true });
+        assert.equal((await a.pollNow())?.version, 9);
+        await until(() => b.current()?.version === 9);
+        const genuineV9 = JSON.parse((await raw.get(`${base}:rules`))!) as object;
+        backend.setRules({ ...GOOD, version: 1 });
+        assert.equal((await a.pollNow())?.version, 1, 'the backend going back applies on the instance that fetched it');
+        await until(() => b.current()?.version === 1, 2000);
+        assert.equal(b.current()?.emergencyMode, false);
+        // Someone with access to Redis replays the genuine (signed) v9 entry: older than the answer in force, ignored.
+        await publish(genuineV9);
+        await until(() => a.stats.stale === 1 && b.stats.stale === 1, 2000);
+        assert.deepEqual([a.current()?.version, b.current()?.version], [1, 1]);
+        await raw.set(`${base}:rules`, JSON.stringify(genuineV9));
+        const [late] = await sharing(1);
+        assert.equal((await late.pollNow())?.version, 1, 'the cached replay does not outrank the backend either');
+        assert.equal(b.stats.fetches, 0);
+      });
+
+      it('setApiKey (the handler\'s updateConfig) signs and checks with the new key from then on', async () => {
+        const [a, b] = await sharing(2);
+        a.setApiKey('rotated_key_0123456789');
+        assert.equal((await a.pollNow())?.version, 7);
+        await until(() => b.stats.unauthenticated === 1, 2000);
+        assert.equal(b.current(), null, 'an entry under another key is not used');
+        b.setApiKey('rotated_key_0123456789');
+        backend.setRules({ ...GOOD, version: 8 });
+        assert.equal((await a.pollNow())?.version, 8);
+        await until(() => b.current()?.version === 8, 2000);
+        assert.equal(b.stats.unauthenticated, 1);
+      });
+
+      it('does not share through Redis without the apiKey (there is no key to sign with)', async () => {
+        const warnings: string[] = [];
+        diag.setLogger({ error: () => {}, warn: (m: string) => warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+        try {
+          const p = new RulePoller({ source: transport(project), projectId: project, intervalSeconds: 300, redisPrefix: prefix });
+          cleanups.push(() => p.stop());
+          await p.setRedis(redis());
+          assert.equal((await p.pollNow())?.version, 7);
+          assert.equal(p.stats.fetches, 1);
+        } finally {
+          diag.disable();
+        }
+        assert.deepEqual(await raw.keys(`${prefix}:*`), [], 'nothing written to Redis');
+        assert.ok(warnings.some((w) => /not shared through Redis without the apiKey/.test(w)));
+      });
     });
 
     it('works when Redis is unreachable (fetches on its own)', async () => {

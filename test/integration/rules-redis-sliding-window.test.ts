@@ -101,6 +101,17 @@ describe('rules/RedisSlidingWindow (shared Redis at 127.0.0.1:6379)', () => {
     assert.equal(second.action === 'block' && second.status, 429);
   });
 
+  it('counts in Redis with a window that is not a whole number of milliseconds (2.00025 s)', async () => {
+    const limiter = new RedisSlidingWindow({ client: a, projectId: 'p1', prefix });
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await limiter.hit('frac', 3, 2000.25, T + i));
+    assert.deepEqual(results.map((r) => r.allowed), [true, true, true, false]);
+    // Before, PEXPIRE refused 4000.5 ms: every hit errored and fell back to a per-instance memory count.
+    assert.deepEqual(limiter.stats, { redisHits: 4, fallbacks: 0, errors: 0, timeouts: 0 });
+    const ttl = await a.pttl(limiter.redisKey('frac'));
+    assert.ok(ttl > 0 && ttl <= 4001, `expires after two windows, rounded up (${ttl} ms)`);
+  });
+
   it('rejects a project id or prefix that would break the hash tag', () => {
     assert.throws(() => new RedisSlidingWindow({ client: a, projectId: 'a{b}' }), /projectId/);
     assert.throws(() => new RedisSlidingWindow({ client: a, projectId: 'p', prefix: '{x}' }), /prefix/);

@@ -135,6 +135,22 @@ describe('rules/rule-engine', () => {
     assert.equal(at(t0 + 120_000, { path: '/login' }), ALLOW);
   });
 
+  it('counts every spelling a router sends to one endpoint (trailing slash, case, //, unreserved escapes) against its one limit', () => {
+    const limiter = new MemorySlidingWindow();
+    const engine = new RuleEngine(rules({ endpointRateLimits: { '/Login/': [3, 60] } }), { limiter });
+    const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
+    const spellings = ['/login/', '/LOGIN', '/Login/', '//login', '/%6Cogin', '/login?x=1'];
+    const answers = spellings.map((path, i) => sync(engine.evaluate(req({ path, now: t0 + i }))));
+    assert.deepEqual(answers.map(kind), ['allow', 'allow', 'allow', '429 rate_limited', '429 rate_limited', '429 rate_limited']);
+    const limited = answers[3];
+    assert.equal(limited.action === 'block' && limited.rule, '/login', 'the normalised key names the rule');
+    // The limiter (Redis too: it is the same key) counts under the normalised key only.
+    assert.equal(limiter.hit('e:/login:198.51.100.7', 3, 60_000, t0 + 10).allowed, false);
+    assert.equal(limiter.hit('e:/Login/:198.51.100.7', 3, 60_000, t0 + 10).allowed, true);
+    // Other endpoints are not caught by it.
+    for (const path of ['/login/x', '/login%2F', '/logins', '/']) assert.equal(sync(engine.evaluate(req({ path, now: t0 + 20 }))), ALLOW, path);
+  });
+
   it('skips rate limits when the ruleset disables them', () => {
     const engine = new RuleEngine(rules({ globalRateLimit: 1, globalRateWindow: 60, enableRateLimiting: false }));
     for (let i = 0; i < 5; i++) assert.equal(sync(engine.evaluate(req())), ALLOW);

@@ -93,6 +93,32 @@ describe('rules/rules-sanitizer', () => {
     assert.match(half.problems[0].reason, /needs both/);
   });
 
+  it('clamps rate-limit windows over a day and request counts over the maximum, naming the field; refuses windows under 1 ms and limits under 1', () => {
+    const { rules: out, problems } = sanitizeRules(
+      rules({
+        globalRateLimit: 3,
+        globalRateWindow: 1e306,
+        endpointRateLimits: { '/long': [3, 1e306], '/day': [3, 86_400], '/many': [1e300, 60], '/tiny': [3, 0.0005], '/half': [0.5, 60], '/ok': [2.5, 2.5] },
+      }),
+    );
+    assert.equal(out.globalRateLimit, 3);
+    assert.equal(out.globalRateWindow, 86_400);
+    assert.deepEqual(out.endpointRateLimits, { '/long': [3, 86_400], '/day': [3, 86_400], '/many': [1_000_000_000, 60], '/ok': [2.5, 2.5] });
+    assert.deepEqual(fields(problems), ['globalRateWindow', 'endpointRateLimits./long', 'endpointRateLimits./many', 'endpointRateLimits./tiny', 'endpointRateLimits./half']);
+    assert.match(problems[0].reason, /window over the maximum of 86400 s \(one day\); clamped/);
+    assert.match(problems[3].reason, /window shorter than 0\.001 s/);
+    assert.match(problems[4].reason, /requests must be at least 1/);
+    const tooMany = sanitizeRules(rules({ globalRateLimit: 1e20, globalRateWindow: 60 }));
+    assert.equal(tooMany.rules.globalRateLimit, 1_000_000_000);
+    assert.deepEqual(fields(tooMany.problems), ['globalRateLimit']);
+    // What the clamp is for: the limit applies (it allowed all 8 of 8 before, windowMs being Infinity).
+    for (const wire of [{ global_rate_limit: 3, global_rate_window: 1e306 }, { endpoint_rate_limits: { '/x': [3, 1e306] } }]) {
+      const engine = new RuleEngine(parseDynamicRules({ rule_id: 'a', version: 1, ...wire }));
+      const answers = Array.from({ length: 8 }, () => engine.evaluate({ ip: '192.0.2.1', path: '/x', now: 1_000 }));
+      assert.deepEqual(answers.map((d) => (d as { action: string }).action), ['allow', 'allow', 'allow', 'block', 'block', 'block', 'block', 'block'], JSON.stringify(wire));
+    }
+  });
+
   it('caps huge lists and reports the excess once', () => {
     const big = Array.from({ length: 150_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
     const { rules: out, problems } = sanitizeRules(rules({ ipBlacklist: big }));
