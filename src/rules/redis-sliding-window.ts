@@ -29,6 +29,13 @@ export interface RedisSlidingWindowOptions {
   prefix?: string;
   /** Longest wait for Redis before falling back to memory; default 50 ms. */
   commandTimeoutMs?: number;
+  /**
+   * After a timeout, requests use memory at once for this long, then one
+   * request tries Redis again (the others stay on memory until it answers);
+   * default 1000 ms. A Redis that hangs with its connection up would
+   * otherwise cost every request the whole command timeout.
+   */
+  retryAfterTimeoutMs?: number;
   /** Limiter used while Redis is unavailable; default a new MemorySlidingWindow. */
   fallback?: MemorySlidingWindow;
 }
@@ -94,6 +101,11 @@ export class RedisSlidingWindow implements SlidingWindowLimiter {
   private readonly timeoutMs: number;
   private readonly fallback: MemorySlidingWindow;
   private degraded = false;
+  private readonly retryAfterTimeoutMs: number;
+  /** After a timeout: until then, straight to memory. */
+  private skipUntil = 0;
+  /** One request is trying Redis again after a timeout. */
+  private probing = false;
 
   constructor(options: RedisSlidingWindowOptions) {
     const prefix = options.prefix ?? 'guard';
@@ -108,6 +120,7 @@ export class RedisSlidingWindow implements SlidingWindowLimiter {
     this.client = options.client;
     this.keyPrefix = `${prefix}:{${options.projectId}}:rl:`;
     this.timeoutMs = timeout;
+    this.retryAfterTimeoutMs = options.retryAfterTimeoutMs ?? 1000;
     this.fallback = options.fallback ?? new MemorySlidingWindow();
   }
 
@@ -118,6 +131,9 @@ export class RedisSlidingWindow implements SlidingWindowLimiter {
 
   async hit(key: string, limit: number, windowMs: number, now?: number): Promise<HitResult> {
     if (this.client.status !== 'ready') return this.fallBack('not connected', key, limit, windowMs, now);
+    const afterTimeout = this.skipUntil !== 0;
+    if (afterTimeout && (this.probing || Date.now() < this.skipUntil)) return this.fallBack('waiting to retry after a timeout', key, limit, windowMs, now);
+    if (afterTimeout) this.probing = true;
     let timer: NodeJS.Timeout | undefined;
     try {
       const reply = (await Promise.race([
@@ -128,6 +144,7 @@ export class RedisSlidingWindow implements SlidingWindowLimiter {
         }),
       ])) as [number, number, number];
       this.stats.redisHits++;
+      this.skipUntil = 0;
       if (this.degraded) {
         this.degraded = false;
         diag.info('guard rate limiter: Redis answers again; limits are shared across instances');
@@ -136,12 +153,14 @@ export class RedisSlidingWindow implements SlidingWindowLimiter {
     } catch (err) {
       if (err instanceof RedisTimeout) {
         this.stats.timeouts++;
+        this.skipUntil = Date.now() + this.retryAfterTimeoutMs;
         return this.fallBack(`no answer within ${this.timeoutMs} ms`, key, limit, windowMs, now);
       }
       this.stats.errors++;
       return this.fallBack((err as Error)?.message ?? String(err), key, limit, windowMs, now);
     } finally {
       clearTimeout(timer);
+      if (afterTimeout) this.probing = false;
     }
   }
 

@@ -175,7 +175,7 @@ describe('rules/RedisSlidingWindow failing open', () => {
       const client = new Redis({ host: '127.0.0.1', port, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
       client.on('error', () => {});
       await ready(client);
-      const limiter = new RedisSlidingWindow({ client, projectId: 'p', commandTimeoutMs: 80 });
+      const limiter = new RedisSlidingWindow({ client, projectId: 'p', commandTimeoutMs: 80, retryAfterTimeoutMs: 300 });
       try {
         assert.equal((await limiter.hit('k', 5, W, T)).allowed, true);
         assert.equal(limiter.stats.redisHits, 1);
@@ -187,11 +187,15 @@ describe('rules/RedisSlidingWindow failing open', () => {
         assert.equal(limiter.stats.timeouts, 1);
         assert.equal(limiter.stats.fallbacks, 1);
         assert.ok(elapsed >= 75 && elapsed < 500, `fell back after ${elapsed.toFixed(1)} ms`);
+        // Still hanging: the next requests go to memory at once instead of each waiting out the timeout.
+        for (let i = 0; i < 20; i++) await limiter.hit('k', 100, W, T + 2);
+        assert.equal(limiter.stats.timeouts, 1, 'one request waited, not twenty-one');
+        assert.equal(limiter.stats.fallbacks, 21);
         server.kill('SIGCONT');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        const back = await limiter.hit('k', 5, W, T + 2);
+        await new Promise((resolve) => setTimeout(resolve, 350));
+        const back = await limiter.hit('k', 5, W, T + 3);
         assert.equal(back.allowed, true);
-        assert.equal(limiter.stats.redisHits, 2);
+        assert.equal(limiter.stats.redisHits, 2, 'back on Redis once the retry delay has passed');
       } finally {
         client.disconnect();
       }
