@@ -6,6 +6,10 @@
  *    the same for the whole synchronous access check of the RuleEngine
  *    (whitelist, blacklist, country, user agent) over 10,000 distinct client
  *    IPs (more than the engine's verdict cache holds: the uncached cost).
+ *    And the user-agent check alone: the bench rules' 3 patterns and a
+ *    100-pattern bad-bot list against 10,000 distinct browser user agents
+ *    (more than the per-user-agent verdict cache holds: every check a miss)
+ *    and against 20 repeated ones (the cached cost).
  * 2. Throughput of an `http` server answered by autocannon (issue 5: "at least
  *    0.9x the same server without the instrumentation, side by side in one run").
  *
@@ -87,6 +91,58 @@ function lookupIps(rules: DynamicRules, n: number): string[] {
     else out.push(`2001:db8:${Math.floor(rand() * 65536).toString(16)}::${Math.floor(rand() * 65536).toString(16)}`);
   }
   return out;
+}
+
+/** 100 user-agent patterns as a bad-bot list has them: mostly names (substrings), some regexes. */
+export function userAgentPatterns(): string[] {
+  const names = [
+    'sqlmap', 'sqlninja', 'nikto', 'masscan', 'zgrab', 'nmap', 'nessus', 'acunetix', 'netsparker', 'wpscan', 'dirbuster', 'gobuster', 'feroxbuster', 'nuclei', 'httpx', 'whatweb',
+    'commix', 'havij', 'w3af', 'arachni', 'skipfish', 'openvas', 'jaeles', 'xsstrike', 'hydra', 'medusa', 'burpcollaborator', 'interactsh', 'ahrefsbot', 'semrushbot',
+    'mj12bot', 'dotbot', 'blexbot', 'petalbot', 'bytespider', 'dataforseobot', 'megaindex', 'serpstatbot', 'seekportbot', 'zoominfobot', 'barkrowler', 'censysinspect',
+    'expanse', 'internetmeasurement', 'netcraftsurveyagent', 'paloaltonetworks', 'leakix', 'l9explore', 'odin', 'shodan', 'binaryedge', 'criminalip', 'fofa',
+    'headlesschrome', 'phantomjs', 'slimerjs', 'htmlunit', 'scrapy', 'colly', 'mechanize', 'libwww-perl', 'lwp-trivial', 'winhttp', 'indy library', 'harvest',
+    'emailcollector', 'emailsiphon', 'webcopier', 'webzip', 'teleport', 'offline explorer', 'sitesnagger', 'grabnet', 'extractorpro', 'blackwidow', 'zmeu',
+    'morfeus', 'jorgee', 'muieblackcat', 'friendly-scanner', 'sipvicious', 'revolt', 'cpanel-scanner', 'wordpress-scanner', 'fuzz faster u fool',
+  ];
+  const regexes = [
+    'python-requests/\\d+', '^curl/', 'Go-http-client/\\d\\.\\d', '^java/\\d', '^wget/', 'aiohttp/\\d', 'okhttp/\\d+\\.\\d+', 'node-fetch/\\d',
+    'axios/\\d', 'httpclient/\\d', '^python-urllib', 'bot\\d{3,}', '(?:crawl|spider|scan)er-\\w+', 'zgrab/\\d\\.x', 'masscan/\\d',
+  ];
+  return [...names, ...regexes].slice(0, 100);
+}
+
+/** n distinct browser user agents (Chrome, Firefox, Safari, Edge; random versions and builds), about 110 to 140 characters. */
+export function distinctUserAgents(n: number, seed = 11): string[] {
+  const rand = prng(seed);
+  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+  const os = ['Windows NT 10.0; Win64; x64', 'Macintosh; Intel Mac OS X 10_15_7', 'X11; Linux x86_64', 'Linux; Android 14; Pixel 8', 'iPhone; CPU iPhone OS 17_5 like Mac OS X'];
+  const out = new Set<string>();
+  while (out.size < n) {
+    const o = os[int(0, os.length - 1)];
+    const v = `${int(100, 131)}.0.${int(1000, 6999)}.${int(0, 250)}`;
+    const k = int(0, 3);
+    if (k === 0) out.add(`Mozilla/5.0 (${o}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v} Safari/537.36`);
+    else if (k === 1) out.add(`Mozilla/5.0 (${o}; rv:${int(100, 131)}.0) Gecko/20100101 Firefox/${int(100, 131)}.${int(0, 9)}`);
+    else if (k === 2) out.add(`Mozilla/5.0 (${o}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${int(14, 18)}.${int(0, 6)} Safari/605.1.15 build/${int(0, 99999)}`);
+    else out.add(`Mozilla/5.0 (${o}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v} Safari/537.36 Edg/${v}`);
+  }
+  return [...out];
+}
+
+/** Median ns per `checkAccess` that only the user-agent check can decide (no IP or country rules), cycling through `uas`. */
+function userAgentCheckNs(patterns: string[], uas: string[]): number {
+  const engine = new RuleEngine({ ...defaultDynamicRules(), ruleId: 'bench-ua', blockedUserAgents: patterns });
+  const reqs = uas.map((userAgent) => ({ ip: '198.51.100.7', userAgent, country: null, path: '/' }));
+  const batch = Math.max(reqs.length, 10_000);
+  let sink = 0;
+  const ns: number[] = [];
+  for (let round = 0; round < 30; round++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) if (engine.checkAccess(reqs[i % reqs.length]) !== null) sink++;
+    ns.push(Number(process.hrtime.bigint() - t) / batch);
+  }
+  if (sink < 0) console.log(sink);
+  return median(ns.slice(5));
 }
 
 function matching(rules: DynamicRules): { lookupNs: number; checkNs: number } {
@@ -219,6 +275,15 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
   const rules = benchRules();
   const { lookupNs, checkNs } = matching(rules);
   console.log(`IP matching, ${RULES} CIDR rules: ${lookupNs.toFixed(0)} ns per IpMatcher lookup; ${checkNs.toFixed(0)} ns per RuleEngine.checkAccess (median of 50 batches of 10,000)`);
+  // 10,000 distinct user agents: more than the engine's per-user-agent verdict cache holds, so every check is a miss.
+  const patterns = userAgentPatterns();
+  const distinct = distinctUserAgents(10_000);
+  const uaBenchNs = userAgentCheckNs(rules.blockedUserAgents, distinct);
+  const uaDistinctNs = userAgentCheckNs(patterns, distinct);
+  const uaRepeatedNs = userAgentCheckNs(patterns, distinct.slice(0, 20));
+  console.log(
+    `user-agent check, ns per RuleEngine.checkAccess (median of 25 batches): ${rules.blockedUserAgents.length} patterns, 10,000 distinct UAs ${uaBenchNs.toFixed(0)}; ${patterns.length} patterns, 10,000 distinct UAs ${uaDistinctNs.toFixed(0)}; ${patterns.length} patterns, 20 UAs repeated ${uaRepeatedNs.toFixed(0)}`,
+  );
 
   const sides: Side[] = [];
   try {
@@ -262,6 +327,8 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
       figures: [
         figure('enforcement.ip_lookup_ns', `IpMatcher lookup, ${RULES} CIDRs`, lookupNs, 'ns/lookup', { note: 'median of batches of 10,000 lookups' }),
         figure('enforcement.check_access_ns', `RuleEngine.checkAccess, ${RULES} CIDRs + UA + country`, checkNs, 'ns/request', { note: '10,000 distinct IPs: uncached' }),
+        figure('enforcement.ua_check_distinct_ns', `RuleEngine.checkAccess, ${patterns.length} user-agent patterns`, uaDistinctNs, 'ns/request', { note: '10,000 distinct browser UAs: uncached' }),
+        figure('enforcement.ua_check_repeated_ns', `RuleEngine.checkAccess, ${patterns.length} user-agent patterns`, uaRepeatedNs, 'ns/request', { note: '20 UAs repeated' }),
         figure('enforcement.plain_rps', 'http server without the instrumentation', p, 'req/s'),
         figure('enforcement.enforced_rps', `http server, ${main.name}`, g, 'req/s'),
         figure('enforcement.plain_cpu_us', 'server CPU per request, without the instrumentation', pc, 'us/request'),

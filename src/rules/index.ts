@@ -2,7 +2,8 @@
 export { isValidIp, parseIp, parseCidr, cidrProblem, ipProblem, formatIp, type Cidr, type IpAddress, type IpFamily } from './ip-address.js';
 export { IpMatcher, type InvalidEntry } from './ip-matcher.js';
 export { sanitizeRules, patternProblem, type RuleProblem, type SanitizeOptions, type SanitizeResult } from './rules-sanitizer.js';
-export { catastrophicBacktrackingReason } from './regex-safety.js';
+export { checkRulePattern, compileRulePattern } from './rule-pattern.js';
+export { UserAgentMatcher, type UserAgentMatcherOptions } from './user-agent-matcher.js';
 export { RuleEngine, ALLOW, type Decision, type BlockEventType, type RuleRequest, type RuleEngineOptions } from './rule-engine.js';
 export { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter, type MemorySlidingWindowOptions } from './sliding-window.js';
 export { RedisSlidingWindow, type RedisSlidingWindowOptions, type RedisSlidingWindowStats } from './redis-sliding-window.js';

@@ -1,7 +1,7 @@
 /**
  * RuleEngine: the enforcement decision for one request, compiled once per
- * ruleset (IP matchers, one combined user-agent regex, country sets, rate
- * limits) so `evaluate` does lookups only.
+ * ruleset (IP matchers, the user-agent matcher, country sets, rate limits) so
+ * `evaluate` does lookups only.
  *
  * Order of checks, first decision wins:
  *  1. emergency mode: only `emergencyWhitelist` passes this gate (not even
@@ -11,8 +11,9 @@
  *  4. country from the trusted header: in `blockedCountries`, or
  *     `whitelistCountries` is non-empty and does not list it -> 403
  *     country_blocked. An unknown country is never blocked.
- *  5. `blockedUserAgents`, case-insensitive regex search (a plain string is a
- *     substring match)                               -> 403 user_agent_blocked
+ *  5. `blockedUserAgents`, case-insensitive regex search with RE2, linear in
+ *     the user agent's length (a plain string is a substring match; see
+ *     UserAgentMatcher)                              -> 403 user_agent_blocked
  *  6. rate limits per client IP: global, then the endpoint limit (the path
  *     as `endpointPathKey` normalises it: no trailing slash, any case)
  *     -> 429 rate_limited with `retryAfterSeconds`. Skipped when the ruleset
@@ -32,6 +33,7 @@ import { endpointLimitTable, endpointPathKey } from './endpoint-path.js';
 import { IpMatcher } from './ip-matcher.js';
 import { sanitizeRules, type RuleProblem, type SanitizeOptions } from './rules-sanitizer.js';
 import { MemorySlidingWindow, type HitResult, type SlidingWindowLimiter } from './sliding-window.js';
+import { UserAgentMatcher } from './user-agent-matcher.js';
 
 export type BlockEventType = 'ip_blocked' | 'user_agent_blocked' | 'emergency_mode_block' | 'country_blocked' | 'rate_limited';
 
@@ -63,20 +65,13 @@ export interface RuleEngineOptions {
   /** Skip sanitizing: only for rules that already went through `sanitizeRules`. */
   sanitized?: boolean;
   sanitize?: SanitizeOptions;
-  /** Longest user-agent prefix tested against patterns; default 1024. Bounds regex work per request. */
+  /** Longest user-agent prefix tested against patterns; default 512. Bounds regex work per request. */
   maxUserAgentLength?: number;
+  /** User-agent verdicts cached per ruleset; default 4096. */
+  userAgentCacheSize?: number;
 }
 
 export const ALLOW: Decision = Object.freeze({ action: 'allow' });
-
-interface Tester {
-  test(s: string): boolean;
-}
-
-interface UserAgentRule {
-  source: string;
-  regex: RegExp;
-}
 
 export class RuleEngine {
   readonly rules: DynamicRules;
@@ -89,10 +84,8 @@ export class RuleEngine {
   private readonly emergency: boolean;
   private readonly blockedCountries: ReadonlySet<string>;
   private readonly allowedCountries: ReadonlySet<string>;
-  private readonly userAgents: UserAgentRule[];
-  /** All user-agent patterns in one alternation, so a clean UA costs one regex run. */
-  private readonly userAgentAny: Tester | null;
-  private readonly maxUaLength: number;
+  /** Null without user-agent patterns. */
+  private readonly userAgents: UserAgentMatcher | null;
   private readonly globalLimit: number;
   private readonly globalWindowMs: number;
   /** Keyed by `endpointPathKey`, as the request paths are looked up. */
@@ -121,19 +114,8 @@ export class RuleEngine {
     this.emergency = r.emergencyMode === true;
     this.blockedCountries = new Set(r.blockedCountries.map((c) => c.toUpperCase()));
     this.allowedCountries = new Set(r.whitelistCountries.map((c) => c.toUpperCase()));
-    this.userAgents = [];
-    for (const source of r.blockedUserAgents) {
-      try {
-        this.userAgents.push({ source, regex: new RegExp(source, 'i') });
-      } catch {
-        // Only reachable with `sanitized: true` on unsanitized input: skip it.
-      }
-    }
-    this.userAgentAny = combine(this.userAgents);
-    // V8 compiles a regex on first use: pay that here, not on the first request.
-    this.userAgentAny?.test('');
-    const maxUa = options.maxUserAgentLength;
-    this.maxUaLength = typeof maxUa === 'number' && maxUa > 0 ? maxUa : 1024;
+    const userAgents = new UserAgentMatcher(r.blockedUserAgents, { maxLength: options.maxUserAgentLength, cacheSize: options.userAgentCacheSize });
+    this.userAgents = userAgents.size > 0 ? userAgents : null;
     const hasGlobal = typeof r.globalRateLimit === 'number' && r.globalRateLimit > 0 && typeof r.globalRateWindow === 'number' && r.globalRateWindow > 0;
     this.globalLimit = hasGlobal ? (r.globalRateLimit as number) : 0;
     this.globalWindowMs = hasGlobal ? (r.globalRateWindow as number) * 1000 : 0;
@@ -160,13 +142,10 @@ export class RuleEngine {
         return block(403, 'country_blocked', `country ${code} is not in the country whitelist`, code);
       }
     }
-    const any = this.userAgentAny;
-    if (any !== null && typeof req.userAgent === 'string' && req.userAgent.length > 0) {
-      const ua = req.userAgent.length > this.maxUaLength ? req.userAgent.slice(0, this.maxUaLength) : req.userAgent;
-      if (any.test(ua)) {
-        const rule = this.userAgents.find((u) => u.regex.test(ua))?.source;
-        return block(403, 'user_agent_blocked', 'user agent is blocked', rule);
-      }
+    const userAgents = this.userAgents;
+    if (userAgents !== null && typeof req.userAgent === 'string' && req.userAgent.length > 0) {
+      const rule = userAgents.match(req.userAgent);
+      if (rule !== null) return block(403, 'user_agent_blocked', 'user agent is blocked', rule);
     }
     return null;
   }
@@ -231,21 +210,4 @@ function limited(hit: HitResult, scope: string, limit: number, windowMs: number)
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function';
-}
-
-/**
- * One `(?:a)|(?:b)` regex for all patterns. Not possible when a pattern uses
- * backreferences or named groups (numbering and names would clash): then the
- * patterns run one by one.
- */
-function combine(rules: UserAgentRule[]): Tester | null {
-  if (rules.length === 0) return null;
-  if (rules.length === 1) return rules[0].regex;
-  const oneByOne: Tester = { test: (s) => rules.some((r) => r.regex.test(s)) };
-  if (rules.some((r) => /\\[1-9]|\\k<|\(\?</.test(r.source.replace(/\(\?<[=!]/g, '')))) return oneByOne;
-  try {
-    return new RegExp(rules.map((r) => `(?:${r.source})`).join('|'), 'i');
-  } catch {
-    return oneByOne;
-  }
 }

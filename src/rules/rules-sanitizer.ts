@@ -5,10 +5,11 @@
  *
  * Checked: IPs/CIDRs (ipBlacklist, ipWhitelist, emergencyWhitelist), country
  * codes (two ASCII letters, upper-cased), regex patterns (blockedUserAgents,
- * suspiciousPatterns: must compile, at most `maxPatternLength` characters, no
- * catastrophic-backtracking shape), rate limits (at least 1 request per window
- * of at least 1 ms; a longer window than a day or more requests than
- * `MAX_RATE_LIMIT` are clamped and reported), list sizes
+ * suspiciousPatterns: must compile with RE2, see rule-pattern.ts, at most
+ * `maxPatternLength` characters, within the list's `maxProgramSize`; a refused
+ * pattern is reported by its index, `blockedUserAgents[3]`), rate limits (at
+ * least 1 request per window of at least 1 ms; a longer window than a day or
+ * more requests than `MAX_RATE_LIMIT` are clamped and reported), list sizes
  * (`maxListLength` per list, `maxPatterns` per pattern list, the excess
  * reported once). Duplicates are removed
  * silently.
@@ -19,7 +20,7 @@
  */
 import { defaultDynamicRules, type DynamicRules } from '../models/dynamic-rules.js';
 import { cidrProblem } from './ip-address.js';
-import { catastrophicBacktrackingReason } from './regex-safety.js';
+import { checkRulePattern } from './rule-pattern.js';
 
 export interface RuleProblem {
   /** camelCase field, e.g. `ipBlacklist` or `endpointRateLimits./login`. */
@@ -43,6 +44,17 @@ export interface SanitizeOptions {
    * because every request runs them (as one combined regex).
    */
   maxPatterns?: number;
+  /**
+   * Sum of the RE2 program sizes (`programSize()`, about one instruction per
+   * literal character: 100 bot names and tool regexes come to about 1,100)
+   * of the patterns kept per pattern list; default 4,000. When RE2's DFA
+   * gives up on a pattern (a counted repeat like `(.{40}){10}`), a search
+   * steps through up to (user-agent length x program size) instructions, so
+   * this bounds what one request can cost: at 4,000 and 512 characters, tens
+   * of ms for a ruleset built to be slow, microseconds for ordinary ones. A
+   * pattern that does not fit in what is left is dropped and reported.
+   */
+  maxProgramSize?: number;
 }
 
 export const DEFAULT_MAX_LIST_LENGTH = 100_000;
@@ -62,6 +74,7 @@ export const MAX_RATE_WINDOW_SECONDS = 86_400;
 export const MIN_RATE_WINDOW_SECONDS = 0.001;
 /** Most requests per window (clamped above): no window of at most a day counts more from one client. */
 export const MAX_RATE_LIMIT = 1_000_000_000;
+export const DEFAULT_MAX_PROGRAM_SIZE = 4_000;
 
 const IP_LISTS = ['ipBlacklist', 'ipWhitelist', 'emergencyWhitelist'] as const;
 const COUNTRY_LISTS = ['blockedCountries', 'whitelistCountries'] as const;
@@ -105,6 +118,7 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
   const maxList = positiveInt(options.maxListLength) ?? DEFAULT_MAX_LIST_LENGTH;
   const maxPattern = positiveInt(options.maxPatternLength) ?? DEFAULT_MAX_PATTERN_LENGTH;
   const maxPatterns = positiveInt(options.maxPatterns) ?? DEFAULT_MAX_PATTERNS;
+  const maxProgramSize = positiveInt(options.maxProgramSize) ?? DEFAULT_MAX_PROGRAM_SIZE;
   const defaults = defaultDynamicRules();
   try {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -158,11 +172,19 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
 
     for (const field of PATTERN_LISTS) {
       const kept = new Set<string>();
-      for (const entry of list(field, rules[field], maxPatterns)) {
-        const reason = patternProblem(entry, maxPattern);
-        if (reason) report(field, entry, reason);
-        else kept.add(entry as string);
-      }
+      let programSize = 0;
+      list(field, rules[field], maxPatterns).forEach((entry, i) => {
+        if (kept.has(entry as string)) return;
+        const checked = checkPattern(entry, maxPattern);
+        if ('reason' in checked) {
+          report(`${field}[${i}]`, entry, checked.reason);
+        } else if (programSize + checked.size > maxProgramSize) {
+          report(`${field}[${i}]`, entry, `RE2 program of ${checked.size} instructions does not fit in what is left (${maxProgramSize - programSize}) of the list's budget of ${maxProgramSize}`);
+        } else {
+          programSize += checked.size;
+          kept.add(entry as string);
+        }
+      });
       rules[field] = [...kept];
     }
 
@@ -224,17 +246,18 @@ export function sanitizeRules(input: DynamicRules, options: SanitizeOptions = {}
   }
 }
 
-/** Why a pattern is unsafe to run against every request, or null. */
+/** Why a pattern cannot be run against every request, or null (the list's program-size budget aside). */
 export function patternProblem(pattern: unknown, maxLength = DEFAULT_MAX_PATTERN_LENGTH): string | null {
-  if (typeof pattern !== 'string') return 'not a string';
-  if (pattern.length === 0) return 'empty pattern (would match everything)';
-  if (pattern.length > maxLength) return `pattern longer than ${maxLength} characters`;
-  try {
-    new RegExp(pattern, 'i');
-  } catch (err) {
-    return `does not compile as a regular expression: ${(err as Error).message}`;
-  }
-  return catastrophicBacktrackingReason(pattern);
+  const checked = checkPattern(pattern, maxLength);
+  return 'reason' in checked ? checked.reason : null;
+}
+
+function checkPattern(pattern: unknown, maxLength: number): { reason: string } | { size: number } {
+  if (typeof pattern !== 'string') return { reason: 'not a string' };
+  if (pattern.length === 0) return { reason: 'empty pattern (would match everything)' };
+  if (pattern.length > maxLength) return { reason: `pattern longer than ${maxLength} characters` };
+  const checked = checkRulePattern(pattern);
+  return 'reason' in checked ? checked : { size: checked.program.programSize() };
 }
 
 type Report = (field: string, value: unknown, reason: string) => void;

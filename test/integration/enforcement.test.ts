@@ -265,6 +265,34 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     assert.ok(keys.some((k) => k.includes(ip)), `a count for ${ip} lives in Redis: ${keys.join(', ')}`);
   });
 
+  for (const mode of ['monitor', 'enforce'] as const) {
+    it(`${mode} mode: user-agent rules that backtrack catastrophically in V8 cannot hold the server (RE2 runs them in linear time)`, async () => {
+      // With V8's RegExp, the first user agent below held the event loop about 19 s, the second longer than 30 s.
+      const evil = ['(\\w|\\d)+$', '.*.*.*.*.*='];
+      backend.setRules({ ...RULES, version: 2, blocked_user_agents: evil });
+      await boot({ mode });
+      await until(() => guard!.instrumentation.getRules()?.version === 2);
+      assert.deepEqual(guard!.instrumentation.getRules()!.blockedUserAgents, evil, 'the sanitizer keeps them');
+      const started = Date.now();
+      const slowOnes = [get('/a', { ua: '1'.repeat(30) + '!' }), get('/b', { ua: 'x-'.repeat(1000) }), get('/c', { ua: 'bot'.repeat(100) })];
+      // A second client meanwhile: it is answered while (not after) the others are checked.
+      const other = get('/health', { ua: 'Mozilla/5.0 (X11)' }).then((a) => ({ ...a, ms: Date.now() - started }));
+      const [answers, health] = await Promise.all([Promise.all(slowOnes), other]);
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 2000, `answered in ${elapsed} ms`);
+      assert.ok(health.ms < 2000, `the concurrent request took ${health.ms} ms`);
+      assert.equal(health.status, 200);
+      // '1'.repeat(30) + '!' and 'x-' x 1,000 match neither; 300 word characters to the end match the first.
+      assert.deepEqual(answers.map((a) => a.status), mode === 'enforce' ? [200, 200, 403] : [200, 200, 200]);
+      const stats = guard!.instrumentation.getEnforcementStats()!;
+      assert.equal(mode === 'enforce' ? stats.blocked : stats.loggedOnly, 1);
+      await guard!.handler.flushBuffer(3000);
+      await until(() => backend.events.some((e) => e.event_type === 'user_agent_blocked'));
+      const event = backend.events.find((e) => e.event_type === 'user_agent_blocked')!;
+      assert.equal(event.action_taken, mode === 'enforce' ? 'request_blocked' : 'logged_only');
+    });
+  }
+
   it('monitor mode never blocks, but emits each decision as logged_only', async () => {
     backend.setRules({ ...RULES, global_rate_limit: 1, global_rate_window: 60 });
     await boot({ mode: 'monitor' });
