@@ -8,7 +8,7 @@
  * accepted = delivered + counted drops.
  */
 import assert from 'node:assert/strict';
-import { BatchLogRecordProcessor, InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { BatchLogRecordProcessor, LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { DEFAULT_CONFIG } from '../../src/config.js';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { JournalSettlingExporter } from '../../src/handler/durability-exporter.js';
@@ -16,6 +16,7 @@ import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { encodeEvent, SecurityEvent } from '../../src/models/index.js';
 import { CUT_SUFFIX } from '../../src/models/json-bytes.js';
 import { EVENT_ATTRIBUTES as A, GUARD_EVENT_NAME, securityEventToLogRecord } from '../../src/otel/event-mapping.js';
+import { readableRecords } from '../helpers/readable-records.js';
 import { GuardLogRecordExporter } from '../../src/otel/guard-log-exporter.js';
 import { MemoryFallbackQueue } from '../../src/queue/memory-fallback-queue.js';
 import { buildBatches } from '../../src/transport/batch-builder.js';
@@ -26,16 +27,6 @@ const ENCRYPTION_KEY = Buffer.alloc(32, 9).toString('base64url');
 
 const sum = (o: Partial<Record<string, number>>) => Object.values(o).reduce((a: number, b) => a + (b ?? 0), 0);
 
-/** ReadableLogRecords made by a real SDK, to hand to an exporter directly. */
-async function readableRecords(events: SecurityEvent[]): Promise<ReadableLogRecord[]> {
-  const mem = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: mem })] });
-  for (const ev of events) provider.getLogger('t').emit(securityEventToLogRecord(ev));
-  await provider.forceFlush();
-  const out = mem.getFinishedLogRecords();
-  await provider.shutdown();
-  return out;
-}
 
 describe('events the backend could not take as they are (real dev backend)', function () {
   this.timeout(20_000);

@@ -10,9 +10,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import {
   BatchLogRecordProcessor,
-  InMemoryLogRecordExporter,
   LoggerProvider,
-  SimpleLogRecordProcessor,
   type ReadableLogRecord,
 } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -21,6 +19,7 @@ import type { AgentConfig } from '../../src/config-types.js';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { SecurityEvent } from '../../src/models/index.js';
 import { securityEventToLogRecord, GUARD_EVENT_NAME } from '../../src/otel/event-mapping.js';
+import { readableRecords } from '../helpers/readable-records.js';
 import { GuardLogRecordExporter } from '../../src/otel/guard-log-exporter.js';
 import { ExportedRecordCounter, GuardLogRecordProcessor } from '../../src/otel/guard-log-processor.js';
 import { QueueFullProbe } from '../../src/otel/queue-full-probe.js';
@@ -45,16 +44,6 @@ function event(i: number, extra: Record<string, unknown> = {}): SecurityEvent {
   });
 }
 
-/** ReadableLogRecords made by a real SDK, to hand to `exporter.export()` directly. */
-async function readableRecords(events: SecurityEvent[]): Promise<ReadableLogRecord[]> {
-  const mem = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: mem })] });
-  for (const ev of events) provider.getLogger('t').emit(securityEventToLogRecord(ev));
-  await provider.forceFlush();
-  const out = mem.getFinishedLogRecords();
-  await provider.shutdown();
-  return out;
-}
 
 function exportOnce(exporter: GuardLogRecordExporter, records: ReadableLogRecord[]): Promise<ExportResult> {
   return new Promise((resolve) => exporter.export(records, resolve));
