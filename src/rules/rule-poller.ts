@@ -83,6 +83,8 @@ export interface RulePollerStats {
   sharedHits: number;
   /** Polls skipped because a sibling held the fetch lock. */
   lockedOut: number;
+  /** Fetches made although the lock was held: no fresh result had appeared for two intervals (a sibling died mid-fetch, or the lock is held on purpose). */
+  lockOverrides: number;
   notModified: number;
   /** Rulesets applied (changes), whatever their origin. */
   updates: number;
@@ -116,6 +118,8 @@ export class RulePoller {
   private readonly source: RulesSource;
   private readonly projectId: string;
   private intervalMs: number;
+  /** When this poller was built: before any answer, the lock is trusted for two intervals from here. */
+  private readonly startedAt: number;
   private readonly jitter: number;
   private readonly prefix: string;
   private readonly redisTimeoutMs: number;
@@ -143,6 +147,7 @@ export class RulePoller {
     fetches: 0,
     sharedHits: 0,
     lockedOut: 0,
+    lockOverrides: 0,
     notModified: 0,
     updates: 0,
     failures: 0,
@@ -158,6 +163,7 @@ export class RulePoller {
     this.source = options.source;
     this.projectId = options.projectId;
     this.intervalMs = options.intervalMs ?? options.intervalSeconds * 1000;
+    this.startedAt = (options.now ?? Date.now)();
     this.jitter = Math.min(0.5, Math.max(0, options.jitter ?? 0.1));
     this.prefix = options.redisPrefix ?? 'guard_agent';
     this.shareKey = typeof options.apiKey === 'string' && options.apiKey !== '' ? rulesShareKey(options.apiKey) : undefined;
@@ -322,6 +328,13 @@ export class RulePoller {
       return this.current();
     }
     const token = await share.lock(Math.min(LOCK_MAX_MS, Math.max(LOCK_MIN_MS, this.intervalMs / 2)));
+    if (token === null && this.freshestAnswerAge(cached) > 2 * this.intervalMs) {
+      // The lock only saves duplicate fetches. Held while no fresh answer appears (a sibling that died
+      // mid-fetch, or anyone who can write to Redis holding it on purpose), it must not freeze the rules.
+      this.stats.lockOverrides++;
+      await this.fetch(share);
+      return this.current();
+    }
     if (token === null) {
       // A sibling is fetching; its result arrives by pub/sub (or the next poll).
       this.stats.lockedOut++;
@@ -377,6 +390,12 @@ export class RulePoller {
 
   private applyShared(entry: SharedRulesEntry, origin: 'redis' | 'pubsub'): void {
     this.accept(entry.body, entry.etag, { origin, askedAt: this.sharedAskedAt(entry) });
+  }
+
+  /** How long ago the freshest backend answer this instance knows of was asked for (its own fetch or the shared entry); from the start at first. */
+  private freshestAnswerAge(cached: SharedRulesEntry | null): number {
+    const newest = Math.max(this.startedAt, this.stats.lastFetchAt ?? 0, cached === null ? 0 : this.sharedAskedAt(cached));
+    return this.now() - newest;
   }
 
   /** A shared entry's `fetchedAt`, at most now; beyond clock skew in the future it is absurd and counts as 0 (stale). */

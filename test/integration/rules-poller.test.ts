@@ -356,6 +356,26 @@ describe('RulePoller (real dev backend)', function () {
       });
     });
 
+    it('a fetch lock held on purpose (or by a sibling that died mid-fetch) does not freeze the rules past two intervals', async () => {
+      const project = `proj_poll_lock_${process.pid}_${Date.now()}`;
+      const admin = redis();
+      // Anyone who can write to Redis can take the lock for a day.
+      await admin.set(`guard_agent:{${project}}:rules:lock`, 'squatter', 'PX', 86_400_000);
+      const p = poller(project, 200);
+      await p.setRedis(redis());
+      await p.whenShared();
+      backend.setRules({ ...GOOD, version: 31 });
+      p.start();
+      // Trusted for two intervals from the start (a sibling may be fetching), then fetched anyway.
+      await until('the rules arrive despite the lock', () => p.current()?.version === 31, 3000);
+      backend.setRules({ ...GOOD, version: 32 });
+      await until('and keep following the backend', () => p.current()?.version === 32, 3000);
+      assert.ok(p.stats.lockOverrides >= 1);
+      assert.ok(p.stats.lockedOut >= 1, 'the lock was honoured at first');
+      assert.equal(await admin.get(`guard_agent:{${project}}:rules:lock`), 'squatter', "someone else's lock is never released by us");
+      await admin.del(`guard_agent:{${project}}:rules:lock`, `guard_agent:{${project}}:rules`);
+    });
+
     it('works when Redis is unreachable (fetches on its own)', async () => {
       const dead = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
       dead.on('error', () => undefined);
