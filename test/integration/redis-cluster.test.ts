@@ -383,6 +383,16 @@ describe('Redis Cluster (real 3-master cluster)', function () {
       return p;
     }
 
+    /** Two pollers of one project sharing rules through `client()`, both subscribed to rule changes. */
+    async function siblings(projectId: string, redisPrefix: string, client: () => Cluster = newClient): Promise<[RulePoller, RulePoller]> {
+      const a = poller(projectId, 60_000, redisPrefix);
+      const b = poller(projectId, 60_000, redisPrefix);
+      await a.setRedis(client());
+      await b.setRedis(client());
+      await within(Promise.all([a.whenShared(), b.whenShared()]), 3000, 'both subscribed to rule changes');
+      return [a, b];
+    }
+
     beforeEach(async () => {
       home = mkdtempSync(join(tmpdir(), 'rules-cluster-home-'));
       backend = new DevBackend({ apiKeys: [KEY], rules: GOOD });
@@ -441,11 +451,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
         clients.push(c);
         return c;
       };
-      const a = poller(projectA, 60_000, 'gr-lazy');
-      const b = poller(projectA, 60_000, 'gr-lazy');
-      await a.setRedis(lazy());
-      await b.setRedis(lazy());
-      await within(Promise.all([a.whenShared(), b.whenShared()]), 3000, 'both subscribed to rule changes');
+      const [a, b] = await siblings(projectA, 'gr-lazy', lazy);
       assert.equal((await a.pollNow())?.version, 7);
       await until('the fetch reaches b by pub/sub', () => b.current()?.version === 7, 2000);
       assert.equal(b.stats.fetches, 0);
@@ -456,11 +462,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
     // noticed yet) is lost, and then the sibling gets the change with its next poll (the shared entry). What must hold
     // is that the subscription itself survives: ioredis moves it off a dead node and changes flow by pub/sub again.
     it('changes still reach a sibling by pub/sub after each master restarted (wherever its subscription was)', async () => {
-      const a = poller(projectB, 60_000, 'gr-restart');
-      const b = poller(projectB, 60_000, 'gr-restart');
-      await a.setRedis(newClient());
-      await b.setRedis(newClient());
-      await within(Promise.all([a.whenShared(), b.whenShared()]), 3000, 'both subscribed to rule changes');
+      const [a, b] = await siblings(projectB, 'gr-restart');
       let version = 7;
       for (const node of cluster.nodes) {
         await node.kill9();
@@ -478,11 +480,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
     });
 
     it('a forged PUBLISH on the project\'s channel (no valid MAC) is ignored and counted by every sibling', async () => {
-      const a = poller(projectA, 60_000, 'gr-forged');
-      const b = poller(projectA, 60_000, 'gr-forged');
-      await a.setRedis(newClient());
-      await b.setRedis(newClient());
-      await within(Promise.all([a.whenShared(), b.whenShared()]), 3000, 'both subscribed to rule changes');
+      const [a, b] = await siblings(projectA, 'gr-forged');
       assert.equal((await a.pollNow())?.version, 7);
       await until('a\'s fetch reaches b by pub/sub', () => b.current()?.version === 7, 2000);
       const channel = `${queueKeys('gr-forged', projectA).base}:rules:changed`;
