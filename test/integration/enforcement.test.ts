@@ -82,6 +82,15 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     if (projectId !== null) await until(() => guard!.instrumentation.getRules() !== null);
   }
 
+  /** The agent's queue and rate limits moved onto the shared Redis at 127.0.0.1:6379, as `@guardcore/core` does it. */
+  async function onSharedRedis(): Promise<Redis> {
+    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redisClients.push(redis);
+    await redis.ping();
+    await guard!.handler.initializeRedis(redis);
+    return redis;
+  }
+
   async function get(path: string, opts: { ip?: string; ua?: string; country?: string } = {}): Promise<Answer> {
     const headers: Record<string, string> = { 'x-forwarded-for': opts.ip ?? '192.0.2.1', 'user-agent': opts.ua ?? 'Mozilla/5.0' };
     if (opts.country) headers['cf-ipcountry'] = opts.country;
@@ -218,10 +227,7 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     it('an endpoint limit shared through Redis counts every spelling under one normalised key', async () => {
       backend.setRules({ rule_id: 'rs_rl_path', version: 1, endpoint_rate_limits: { '/Login/': [3, 60] } });
       await boot({ mode: 'enforce' }, 'express', project);
-      const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-      redisClients.push(redis);
-      await redis.ping();
-      await guard!.handler.initializeRedis(redis);
+      const redis = await onSharedRedis();
       const statuses = [];
       for (const path of ['/LOGIN', '/login/', '/Login/', '/login', '/login?x=1']) statuses.push((await get(path, { ip: '192.0.2.32' })).status);
       assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
@@ -235,10 +241,7 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     const project = `proj_enforce_redis_${process.pid}_${Date.now()}`;
     backend.setRules({ rule_id: 'rs_rl', version: 1, global_rate_limit: 3, global_rate_window: 60 });
     await boot({ mode: 'enforce' }, 'express', project);
-    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    redisClients.push(redis);
-    await redis.ping();
-    await guard!.handler.initializeRedis(redis);
+    const redis = await onSharedRedis();
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await get('/r', { ip: '192.0.2.99' })).status);
     assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
@@ -251,11 +254,8 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     await boot({ mode: 'enforce' }, 'http', null);
     // No project, so no rules polled: the app gives its own (a public API of the instrumentation).
     guard!.instrumentation.setRules({ ...defaultDynamicRules(), ruleId: 'app_rl', version: 1, globalRateLimit: 3, globalRateWindow: 60 });
-    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    redisClients.push(redis);
-    await redis.ping();
     // It threw before: the window refused the empty project id it was given.
-    await guard!.handler.initializeRedis(redis);
+    const redis = await onSharedRedis();
     // A client IP of this run only: the {default} keys are shared with any other run on this Redis.
     const ip = `198.18.${process.pid % 256}.${Date.now() % 256}`;
     const statuses = [];
