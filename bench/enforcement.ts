@@ -145,6 +145,31 @@ function userAgentCheckNs(patterns: string[], uas: string[]): number {
   return median(ns.slice(5));
 }
 
+/**
+ * The worst a ruleset inside the sanitizer's budget can cost: nine counted-repeat
+ * patterns (`(.{40}){10}zN`, which defeat RE2's fast paths, so a search steps
+ * through user-agent length x program size instructions) against new random
+ * 512-character user agents of letters and digits (the searched maximum).
+ * Median and max ms per check over 15 user agents, each checked once (no
+ * cache hit; the first check also builds the matcher's automaton).
+ */
+const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function slowRulesetMs(): { median: number; max: number; kept: number } {
+  const patterns = Array.from({ length: 9 }, (_, i) => `(.{40}){10}z${i}`);
+  const engine = new RuleEngine({ ...defaultDynamicRules(), ruleId: 'bench-ua-slow', blockedUserAgents: patterns });
+  const rand = prng(23);
+  const ms: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    // Letters and digits: the patterns' `zN` tails then match partway, the slow case.
+    const userAgent = Array.from({ length: 512 }, () => ALNUM[Math.floor(rand() * ALNUM.length)]).join('');
+    const t = process.hrtime.bigint();
+    engine.checkAccess({ ip: '198.51.100.7', userAgent, country: null, path: '/' });
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return { median: median(ms), max: Math.max(...ms), kept: engine.rules.blockedUserAgents.length };
+}
+
 function matching(rules: DynamicRules): { lookupNs: number; checkNs: number } {
   const matcher = new IpMatcher(rules.ipBlacklist);
   const engine = new RuleEngine(rules);
@@ -281,9 +306,14 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
   const uaBenchNs = userAgentCheckNs(rules.blockedUserAgents, distinct);
   const uaDistinctNs = userAgentCheckNs(patterns, distinct);
   const uaRepeatedNs = userAgentCheckNs(patterns, distinct.slice(0, 20));
+  // Distinct user agents that match the 97th pattern: a blocked one, named by the first pattern in list order that matches.
+  const late = patterns[96];
+  const uaLateMatchNs = userAgentCheckNs(patterns, distinct.map((ua) => `${ua} ${late}/1.0`));
+  const slow = slowRulesetMs();
   console.log(
-    `user-agent check, ns per RuleEngine.checkAccess (median of 25 batches): ${rules.blockedUserAgents.length} patterns, 10,000 distinct UAs ${uaBenchNs.toFixed(0)}; ${patterns.length} patterns, 10,000 distinct UAs ${uaDistinctNs.toFixed(0)}; ${patterns.length} patterns, 20 UAs repeated ${uaRepeatedNs.toFixed(0)}`,
+    `user-agent check, ns per RuleEngine.checkAccess (median of 25 batches): ${rules.blockedUserAgents.length} patterns, 10,000 distinct UAs ${uaBenchNs.toFixed(0)}; ${patterns.length} patterns, 10,000 distinct UAs ${uaDistinctNs.toFixed(0)}; ${patterns.length} patterns, 20 UAs repeated ${uaRepeatedNs.toFixed(0)}; ${patterns.length} patterns, 10,000 distinct UAs matching the 97th (${late}) ${uaLateMatchNs.toFixed(0)}`,
   );
+  console.log(`user-agent check, a ruleset built to be slow (${slow.kept} patterns (.{40}){10}zN kept by the sanitizer), new 512-character UAs: ${slow.median.toFixed(1)} ms median, ${slow.max.toFixed(1)} ms max per check`);
 
   const sides: Side[] = [];
   try {
@@ -329,6 +359,8 @@ export async function main(argv: string[] = []): Promise<BenchResult> {
         figure('enforcement.check_access_ns', `RuleEngine.checkAccess, ${RULES} CIDRs + UA + country`, checkNs, 'ns/request', { note: '10,000 distinct IPs: uncached' }),
         figure('enforcement.ua_check_distinct_ns', `RuleEngine.checkAccess, ${patterns.length} user-agent patterns`, uaDistinctNs, 'ns/request', { note: '10,000 distinct browser UAs: uncached' }),
         figure('enforcement.ua_check_repeated_ns', `RuleEngine.checkAccess, ${patterns.length} user-agent patterns`, uaRepeatedNs, 'ns/request', { note: '20 UAs repeated' }),
+        figure('enforcement.ua_check_late_match_ns', `RuleEngine.checkAccess, ${patterns.length} user-agent patterns, matching the 97th`, uaLateMatchNs, 'ns/request', { note: '10,000 distinct UAs: uncached' }),
+        figure('enforcement.ua_slow_ruleset_max_ms', 'user-agent check, a ruleset built to be slow, worst of 15 new 512-char UAs', slow.max, 'ms/request', { note: `median ${slow.median.toFixed(1)} ms` }),
         figure('enforcement.plain_rps', 'http server without the instrumentation', p, 'req/s'),
         figure('enforcement.enforced_rps', `http server, ${main.name}`, g, 'req/s'),
         figure('enforcement.plain_cpu_us', 'server CPU per request, without the instrumentation', pc, 'us/request'),
