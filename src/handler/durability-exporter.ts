@@ -40,7 +40,9 @@ export interface DivertOptions {
 
 /** What the direct ways need of the GuardLogRecordExporter: its encoding (truncation and counts included) and its dropped stats. */
 export interface GuardRecordEncoder {
-  encodeInto(rec: ReadableLogRecord, items: string[], keys: string[]): void;
+  encodeInto(rec: ReadableLogRecord, items: string[], keys: string[], cap?: number): void;
+  /** The size an event is truncated to now (read once per write, not per record). */
+  eventCap(): number;
   countDropped(reason: DropReason, count: number): void;
 }
 
@@ -123,11 +125,12 @@ export class JournalSettlingExporter implements LogRecordExporter {
   private async queueDirectly(records: ReadableLogRecord[], d: DivertOptions): Promise<DirectResult> {
     const items: string[] = [];
     const keys: string[] = [];
+    const cap = this.target.eventCap();
     for (const rec of records) {
       if (!isGuardRecord(rec)) continue;
       try {
         // Encoded as a live export encodes it: an event over maxEventBytes is truncated (and counted), not lost.
-        this.target.encodeInto(rec, items, keys);
+        this.target.encodeInto(rec, items, keys, cap);
       } catch (err) {
         this.target.countDropped('encoding_error', 1);
         diag.error(`guard-agent: could not encode a security event for the fallback queue; dropped: ${(err as Error).message}`);

@@ -122,7 +122,14 @@ export class GuardAgentHandler {
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.stopsBeforeExit = options.stopBeforeExit ?? true;
     const queue = options.queue ?? createFallbackQueue(this.queueConfig());
-    this.pipeline = new GuardPipeline(this.config, { ...options, queue });
+    try {
+      this.pipeline = new GuardPipeline(this.config, { ...options, queue });
+    } catch (err) {
+      // A bad encryption key: no agent, so its instance id goes back (a later one keeps the plain id).
+      this.instanceClaim?.release();
+      void queue.close().catch(() => undefined);
+      throw err;
+    }
     this.instrumentation = options.instrumentation;
     if (!this.instrumentation) this.buildOwnProviders(options.resource);
     else {
@@ -338,7 +345,7 @@ export class GuardAgentHandler {
       return undefined;
     }
     const journal = this.pipeline.journal;
-    return journal?.record(event.idempotencyKey, encodeEvent(event, { maxEventBytes: this.config.maxEventBytes }));
+    return journal?.record(event.idempotencyKey, encodeEvent(event, { maxEventBytes: this.pipeline.logExporter.eventCap() }));
   }
 
   /** Records a metric sample on the matching guard instrument. Never throws; drops are counted. */
@@ -379,7 +386,7 @@ export class GuardAgentHandler {
   private queueHeld(p: Pending): boolean {
     try {
       if (p.kind === 'metric') return this.pipeline.queueHeldMetric(encodeMetric(sampleAsRecord(p.metric)));
-      const json = encodeEvent(p.event, { maxEventBytes: this.config.maxEventBytes, stats: this.pipeline.codecStats });
+      const json = encodeEvent(p.event, { maxEventBytes: this.pipeline.logExporter.eventCap(), stats: this.pipeline.codecStats });
       return this.pipeline.queueHeldEvent(json, p.event.idempotencyKey);
     } catch (err) {
       diag.error(`guard-agent: could not queue a held ${p.kind === 'metric' ? 'metric sample' : 'security event'}: ${(err as Error).message}`);

@@ -19,11 +19,15 @@ interface Stoppable {
 const live = new Set<Stoppable>();
 
 function stopAll(): void {
-  for (const agent of [...live]) {
-    live.delete(agent);
-    agent.stop().catch((err: unknown) => diag.error(`guard-agent: stop before exit failed: ${(err as Error)?.message}`));
-  }
   process.off('beforeExit', stopAll);
+  // On the next turn, not now: the app's own 'beforeExit' listeners (a last report, a final
+  // sendEvent) run first and are still delivered; the pending immediate keeps the process alive.
+  setImmediate(() => {
+    for (const agent of [...live]) {
+      live.delete(agent);
+      agent.stop().catch((err: unknown) => diag.error(`guard-agent: stop before exit failed: ${(err as Error)?.message}`));
+    }
+  });
 }
 
 /** The agent is stopped if the process ends without its `stop()`. */

@@ -146,7 +146,7 @@ export class GuardLogRecordExporter implements LogRecordExporter {
    * such an event is truncated and delivered instead of dropped as too large.
    * Read per export: the budget follows updateConfig (encryption, body cap).
    */
-  private eventCap(): number {
+  eventCap(): number {
     const budget = this.transport.batchBudget?.('events');
     if (!budget) return this.maxEventBytes;
     return Math.max(MIN_EVENT_CAP, Math.min(this.maxEventBytes, budget.limit - budget.envelopeBytes));

@@ -44,8 +44,8 @@ export function defaultInstanceId(source: InstanceIdSource = {}): string {
   return `${resolveInstallId({ override: source.installId })}:${host}:${workerKey(source.env)}`;
 }
 
-/** Ids held by the live agents of this process, with how many hold each base id. */
-const claimed = new Map<string, number>();
+/** Ids held by the live agents of this process. */
+const claimed = new Set<string>();
 
 export interface InstanceIdClaim {
   readonly id: string;
@@ -64,7 +64,7 @@ export function claimInstanceId(base: string): InstanceIdClaim {
   let n = 1;
   let id = base;
   while (claimed.has(id)) id = `${base}:a${++n}`;
-  claimed.set(id, 1);
+  claimed.add(id);
   let released = false;
   return {
     id,

@@ -83,7 +83,12 @@ export class SwitchableQueue implements FallbackQueue {
           if (owner?.queue === old) owner.queue = next;
         }
       } else {
-        await this.moveAll(old, next);
+        try {
+          await this.moveAll(old, next);
+        } catch (err) {
+          await next.close().catch(() => undefined);
+          throw err;
+        }
       }
       const s = old.stats();
       this.carried = mergeDrops(this.carried, s.dropped);
@@ -123,6 +128,11 @@ export class SwitchableQueue implements FallbackQueue {
   private async moveAll(old: FallbackQueue, next: FallbackQueue): Promise<void> {
     const moved = new Set<string>();
     const aside: string[] = [];
+    // Everything moved so far stays taken in `old` until the whole move has succeeded: if a step fails,
+    // it all goes back to `old`, which stays current (the switch fails and `next` is closed), so no
+    // batch lives only in a queue about to be dropped.
+    const taken: string[] = [];
+    let done = false;
     try {
       while (!this.closing) {
         const batches = await old.take(MOVE_CHUNK);
@@ -132,16 +142,21 @@ export class SwitchableQueue implements FallbackQueue {
           if (moved.has(b.batch.batchId)) aside.push(b.id);
           else fresh.push(b);
         }
+        // Counted as taken before any is written: if a write fails, the whole chunk goes back too.
+        for (const b of fresh) taken.push(b.id);
         for (const b of fresh) {
           await next.enqueue(b.batch);
           moved.add(b.batch.batchId);
         }
-        if (fresh.length > 0) await old.ack(fresh.map((b) => b.id));
       }
+      done = true;
     } finally {
-      if (aside.length > 0) await old.release(aside);
+      if (done && taken.length > 0) await old.ack(taken);
+      const back = done ? aside : [...aside, ...taken];
+      if (back.length > 0) await old.release(back);
     }
   }
+
 
   private track<T>(call: Promise<T>): Promise<T> {
     this.calls.add(call);

@@ -131,6 +131,24 @@ describe('events the backend could not take as they are (real dev backend)', fun
     assert.equal(st.eventsAccepted, backend.events.length);
   });
 
+  it('every way into the queue truncates to the same cap: the smaller encrypted budget when maxEventBytes exceeds it', async () => {
+    await startBackend();
+    const config = { ...DEFAULT_CONFIG, apiKey: KEY, endpoint: url, projectId: 'limits', projectEncryptionKey: ENCRYPTION_KEY, maxBodyBytes: 8192, maxEventBytes: 7168 };
+    const encrypted = new HTTPTransport(config);
+    const plain = new HTTPTransport({ ...config, projectEncryptionKey: null });
+    cleanups.push(() => encrypted.close(), () => plain.close());
+    const cap = new GuardLogRecordExporter({ transport: encrypted, queue: null, config }).eventCap();
+    const budget = encrypted.batchBudget('events');
+    assert.ok(cap < 7168 && cap === budget.limit - budget.envelopeBytes, `cap ${cap}, budget ${JSON.stringify(budget)}`);
+    assert.equal(new GuardLogRecordExporter({ transport: plain, queue: null, config }).eventCap(), 7168, 'unencrypted, maxEventBytes fits and applies');
+    // An event held for NodeSDK past its cap, or journaled, is encoded by the handler with this same cap.
+    const h = handler({ projectEncryptionKey: ENCRYPTION_KEY, maxBodyBytes: 8192, maxEventBytes: 7168 });
+    assert.equal(h.pipeline.logExporter.eventCap(), cap);
+    const json = encodeEvent(new SecurityEvent({ eventType: 'ip_banned', reason: 'r', metadata: { pad: 'p'.repeat(7000) } }), { maxEventBytes: h.pipeline.logExporter.eventCap() });
+    assert.ok(Buffer.byteLength(json) <= cap);
+    await h.stop();
+  });
+
   it('a 422 naming some items drops only those, counted, and sends the rest again (e.g. a batch an older agent queued in Redis)', async () => {
     await startBackend();
     const calls: Array<Record<string, unknown>> = [];

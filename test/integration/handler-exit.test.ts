@@ -30,7 +30,7 @@ describe('a process that ends without stop()', function () {
     assert.equal(code, 0, err);
     assert.deepEqual(JSON.parse(out.trim()), { accepted: 5 });
     // The child exits only after its stop() is done, so everything is at the backend already.
-    assert.deepEqual(backend.events.map((e) => e.reason).sort(), ['exit 0', 'exit 1', 'exit 2', 'exit 3', 'exit 4']);
+    assert.deepEqual(backend.events.map((e) => e.reason).sort(), ['at exit', 'exit 0', 'exit 1', 'exit 2', 'exit 3', 'exit 4'], "the app's own beforeExit listener ran before the agent stopped");
     const counted = backend.metrics.filter((m) => (m.tags as Record<string, string>).endpoint === '/exit').reduce((a, m) => a + Number(m.value), 0);
     assert.equal(counted, 3);
   });
