@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { Cluster, type Redis } from 'ioredis';
 import { resolveConfig } from '../../src/config.js';
+import type { AgentConfigInput } from '../../src/config-types.js';
 import { DevBackend, DEFAULT_DEV_API_KEY } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { RedisFallbackQueue, type RedisFallbackQueueOptions } from '../../src/queue/redis-fallback-queue.js';
@@ -67,6 +68,22 @@ function assertNoClusterErrors(messages: string[]): void {
   // Every diag line of the queue, journal, rules sharing and rate limiter about Redis names it.
   const bad = messages.filter((m) => /CROSSSLOT|MOVED|\bASK\b|CLUSTERDOWN|TRYAGAIN|Redis/i.test(m));
   assert.deepEqual(bad, [], 'no Redis error reached the agent');
+}
+
+/** A handler's config for the cluster tests: no timed flush, no retries, a short lease and quick replays. */
+function clusterHandlerConfig(endpoint: string, projectId: string, instanceId: string, prefix: string, durability: 'batch' | 'emit'): AgentConfigInput {
+  return {
+    apiKey: DEFAULT_DEV_API_KEY,
+    endpoint,
+    projectId,
+    flushInterval: 60,
+    retryAttempts: 0,
+    durability,
+    instanceId,
+    queue: { prefix, leaseMs: 600, drainIntervalMs: 50 },
+    // Outages fail a replay every 50 ms: a breaker open for the default 60 s would outlast a test.
+    breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 },
+  };
 }
 
 describe('Redis Cluster (real 3-master cluster)', function () {
@@ -540,21 +557,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
     const handlers: GuardAgentHandler[] = [];
 
     function handler(projectId: string, instanceId: string): GuardAgentHandler {
-      const h = new GuardAgentHandler(
-        {
-          apiKey: DEFAULT_DEV_API_KEY,
-          endpoint: backend.url,
-          projectId,
-          flushInterval: 60,
-          retryAttempts: 0,
-          durability: 'emit',
-          instanceId,
-          queue: { prefix: 'gh', leaseMs: 600, drainIntervalMs: 50 },
-          // The outage below fails a replay every 50 ms: a breaker open for the default 60 s would outlast the test.
-          breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 },
-        },
-        { env: {} },
-      );
+      const h = new GuardAgentHandler(clusterHandlerConfig(backend.url, projectId, instanceId, 'gh', 'emit'), { env: {} });
       handlers.push(h);
       return h;
     }
@@ -643,20 +646,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
     }
 
     function handler(projectId: string, instanceId: string, env: Record<string, string>, prefix: string, durability: 'batch' | 'emit' = 'batch'): GuardAgentHandler {
-      const h = new GuardAgentHandler(
-        {
-          apiKey: DEFAULT_DEV_API_KEY,
-          endpoint: backend.url,
-          projectId,
-          flushInterval: 60,
-          retryAttempts: 0,
-          durability,
-          instanceId,
-          queue: { prefix, leaseMs: 600, drainIntervalMs: 50 },
-          breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 },
-        },
-        { env, rulesIntervalMs: 60_000 },
-      );
+      const h = new GuardAgentHandler(clusterHandlerConfig(backend.url, projectId, instanceId, prefix, durability), { env, rulesIntervalMs: 60_000 });
       handlers.push(h);
       return h;
     }
