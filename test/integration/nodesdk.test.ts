@@ -259,6 +259,7 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     assert.equal(total, n, `the sum of every sample (${n}) arrived`);
     // Shaped as the SDK path ships a series: the endpoint in the tags, the record's own field null.
     for (let i = 0; i < 30; i++) assert.ok(counts.some((m) => endpointOf(m) === `/held-${i}` && m.endpoint === null), `the oldest (${i}) went through the queue`);
+    assert.ok(guard.handler.pipeline.metricExporter.getStats().metricsQueued >= 30, 'counted where the README says: the metric exporter\'s metricsQueued');
     assert.equal(guard.handler.getStats().dropped.atIngest.sdk_queue_full ?? 0, 0);
   });
 
