@@ -24,6 +24,7 @@ describe('updateConfig({ redisUrl }) moves the fallback queue live', function ()
   let second: RedisServerHandle;
   let handler: GuardAgentHandler | undefined;
   const clients: Redis[] = [];
+  const byUrl = new Map<string, Redis>();
 
   before(async () => {
     backend = new DevBackend({ apiKeys: [KEY] });
@@ -36,6 +37,7 @@ describe('updateConfig({ redisUrl }) moves the fallback queue live', function ()
     backend.faults.clear();
     backend.reset();
     for (const c of clients.splice(0)) c.disconnect();
+    byUrl.clear();
   });
   after(async () => {
     await backend.stop();
@@ -44,8 +46,12 @@ describe('updateConfig({ redisUrl }) moves the fallback queue live', function ()
 
   /** Batches of this project the Redis at `url` holds (the queue's data hash, src/queue/redis-keys.ts). */
   async function batchesIn(url: string, projectId: string): Promise<number> {
-    const c = new Redis(url, { maxRetriesPerRequest: 1 });
-    clients.push(c);
+    let c = byUrl.get(url);
+    if (!c) {
+      c = new Redis(url, { maxRetriesPerRequest: 1 });
+      byUrl.set(url, c);
+      clients.push(c);
+    }
     const type = await c.type(`guard_agent:{${projectId}}:data`);
     assert.ok(type === 'hash' || type === 'none', `the data key is a hash (${type})`);
     return c.hlen(`guard_agent:{${projectId}}:data`);
@@ -69,12 +75,13 @@ describe('updateConfig({ redisUrl }) moves the fallback queue live', function ()
     await outage(handler, 0, 5);
     assert.equal(handler.getStats().queue.backend, 'redis');
     assert.ok(handler.getStats().queue.depthItems >= 5, 'queued in the first Redis');
-    assert.ok((await batchesIn(first, projectId)) > 0, 'batches in the first Redis');
+    // Batches enqueued before the queue's first contact with Redis wait in memory and move in right after it.
+    await until('batches in the first Redis', async () => (await batchesIn(first, projectId)) > 0, 3000);
 
     await handler.updateConfig({ redisUrl: second.url });
     assert.equal(handler.getStats().queue.backend, 'redis');
     assert.ok(handler.getStats().queue.depthItems >= 5, 'carried over');
-    assert.ok((await batchesIn(second.url, projectId)) > 0, 'now in the second Redis');
+    await until('now in the second Redis', async () => (await batchesIn(second.url, projectId)) > 0, 3000);
     assert.equal(await batchesIn(first, projectId), 0, 'none left in the first');
     await outage(handler, 5, 8);
 
