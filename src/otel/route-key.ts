@@ -13,7 +13,10 @@ export interface RoutedRequest {
   originalUrl?: unknown;
   /** Express (4 and 5) sets the matched `Route`, whose `path` is the template. */
   route?: { path?: unknown } | undefined;
-  /** Express sets the mount path of the router that matched. */
+  /**
+   * Express sets the path the matched router was mounted at, as matched
+   * (`/users/42` for `app.use('/users/:userId', router)`), not as a pattern.
+   */
   baseUrl?: unknown;
 }
 
@@ -109,7 +112,8 @@ export function normalizePath(path: string): string {
 export function routeKey(req: RoutedRequest): string {
   const template = req.route?.path;
   if (typeof template === 'string' && template.length > 0) {
-    const base = typeof req.baseUrl === 'string' ? req.baseUrl : '';
+    // The mount path carries the client's values for the mount's own parameters: collapsed like a raw path.
+    const base = typeof req.baseUrl === 'string' && req.baseUrl.length > 1 ? normalizePath(req.baseUrl) : '';
     return truncate(joinRoute(base, template));
   }
   return normalizePath(requestPath(req));

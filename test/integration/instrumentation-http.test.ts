@@ -168,8 +168,12 @@ describe('GuardInstrumentation with real servers', function () {
     });
     app.use('/api', api);
     app.get('/orders/:orderId/lines/:line', (_req, res) => void res.send('ok'));
+    // A router mounted at a path with a parameter: Express's baseUrl is then '/users/41', not the pattern.
+    const posts = express.Router({ mergeParams: true });
+    posts.get('/posts/:postId', (_req, res) => void res.send('ok'));
+    app.use('/users/:userId', posts);
     const base = await serve(app);
-    for (const path of ['/api/items/1', '/api/items/abc', '/api/items/7', '/api/slow/1', '/orders/9/lines/2', '/nope/123']) {
+    for (const path of ['/api/items/1', '/api/items/abc', '/api/items/7', '/api/slow/1', '/orders/9/lines/2', '/nope/123', '/users/41/posts/1', '/users/42/posts/2']) {
       await (await fetch(base + path)).arrayBuffer();
     }
     await settle();
@@ -177,6 +181,7 @@ describe('GuardInstrumentation with real servers', function () {
     assert.equal(await h.total('guard.request.count', { endpoint: '/api/slow/:n' }), 1);
     assert.equal(await h.total('guard.request.count', { endpoint: '/orders/:orderId/lines/:line' }), 1);
     assert.equal(await h.total('guard.request.count', { endpoint: '/nope/:id', status: 404 }), 1, 'unrouted: normalised path');
+    assert.equal(await h.total('guard.request.count', { endpoint: '/users/:id/posts/:postId' }), 2, 'the mount path\'s ids collapsed: one series, not one per user');
     const slow = (await h.collect()).get('guard.response.time')?.dataPoints.find((p) => p.attributes.endpoint === '/api/slow/:n')?.value as { sum: number };
     assert.ok(slow.sum >= 0.025, `the async handler's time is measured: ${slow.sum}`);
     assert.deepEqual(h.events.map((e) => [e.eventType, e.endpoint, e.metadata.route]), [['access_denied', '/api/items/7', '/api/items/:itemId']]);

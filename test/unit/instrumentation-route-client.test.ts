@@ -12,6 +12,15 @@ describe('route keys', () => {
     assert.equal(routeKey({ url: '/files/123', route: { path: /^\/files/ } }), '/files/:id');
   });
 
+  it("a router mount path carrying ids (Express's baseUrl is the matched path, not the pattern) is collapsed too", () => {
+    // app.use('/users/:userId', router) then router.get('/posts/:postId'): baseUrl is '/users/42', one series per user before.
+    assert.equal(routeKey({ url: '/posts/9', originalUrl: '/users/42/posts/9', route: { path: '/posts/:postId' }, baseUrl: '/users/42' }), '/users/:id/posts/:postId');
+    const keys = new Set<string>();
+    for (let i = 0; i < 1000; i++) keys.add(routeKey({ url: '/', route: { path: '/' }, baseUrl: `/orgs/${crypto.randomUUID()}/projects/${i}` }));
+    assert.deepEqual([...keys], ['/orgs/:id/projects/:id']);
+    assert.equal(routeKey({ url: '/x', route: { path: '/x' }, baseUrl: '/api/v2' }), '/api/v2/x', 'plain words stay');
+  });
+
   it('collapses numbers, uuids, hex ids and long tokens to :id', () => {
     assert.equal(normalizePath('/users/42/orders/7'), '/users/:id/orders/:id');
     assert.equal(normalizePath('/o/3f2b8c1e-9a4d-4b7e-8c2f-1a2b3c4d5e6f'), '/o/:id');
