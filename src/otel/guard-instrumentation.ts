@@ -89,6 +89,8 @@ export interface RequestObservation {
   country?: string;
   /** True when the request gate answered, not the app. */
   answeredByGate: boolean;
+  /** True when the connection closed before the response finished (status CLIENT_CLOSED_STATUS if none was sent). */
+  aborted?: boolean;
 }
 
 export interface RequestSink {
@@ -114,6 +116,9 @@ export const STATUS_EVENT_TYPES: Readonly<Record<401 | 403 | 429, string>> = {
 
 /** Status from which a response counts in guard.request.errors (the adapters' error_rate rule). */
 export const ERROR_STATUS_FROM = 400;
+
+/** Status recorded for a request whose connection closed before any status was sent (nginx's "client closed request"). */
+export const CLIENT_CLOSED_STATUS = 499;
 
 type LoggerProviderArg = Parameters<InstrumentationBase['setLoggerProvider']>[0];
 
@@ -393,7 +398,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     // method, status, duration and size only; the rest (client IP, user agent, country,
     // path) is worked out for the few responses that become events (401/403/429).
     const req = f.req as IncomingMessage & RoutedRequest;
-    const status = f.res.statusCode;
+    const status = statusOf(f);
     if (cfg.recordMetrics !== false) this.recordRequest(routeKey(req), methodOf(req), status, f.durationSeconds, f.bytesOut);
     if (cfg.emitEvents !== false && !f.answeredByGate && this.emitEvent !== undefined && (status === 401 || status === 403 || status === 429)) {
       this.emitStatusEvent(this.observationOf(f));
@@ -402,20 +407,21 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
 
   private observationOf(f: FinishedRequest): RequestObservation {
     const cfg = this._config;
-    const { req, res } = f;
+    const { req } = f;
     const country = cfg.countryHeader ? countryFrom(req.headers[cfg.countryHeader.toLowerCase()]) : undefined;
     const ua = req.headers['user-agent'];
     return {
       route: routeKey(req as IncomingMessage & RoutedRequest),
       path: requestPath(req as IncomingMessage & RoutedRequest),
       method: methodOf(req),
-      status: res.statusCode,
+      status: statusOf(f),
       durationSeconds: f.durationSeconds,
       ...(f.bytesOut === undefined ? {} : { bytesOut: f.bytesOut }),
       clientIp: clientIp(req, cfg.trustedProxyDepth ?? 0),
       userAgent: typeof ua === 'string' ? ua : '',
       ...(country === undefined ? {} : { country }),
       answeredByGate: f.answeredByGate,
+      aborted: f.aborted,
     };
   }
 
@@ -513,6 +519,11 @@ function seriesKey(route: string, method: string, status: number): string {
   // A route sees a handful of (method, status) pairs; an odd client must not grow the list without end.
   if (list.length < 32) list.push({ method, status, key });
   return key;
+}
+
+/** The status the client got; CLIENT_CLOSED_STATUS when the connection closed before one was sent. */
+function statusOf(f: FinishedRequest): number {
+  return f.aborted && !f.res.headersSent ? CLIENT_CLOSED_STATUS : f.res.statusCode;
 }
 
 /** The request method, upper-cased (Node's parser already gives it so: no new string then). */

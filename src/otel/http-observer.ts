@@ -11,6 +11,14 @@
  * (Node 24 adds `http.server.response.created`, not needed here.)
  * https servers share `_http_server`'s code path and publish the same.
  *
+ * A response whose connection closes before it finished (the client gave up
+ * on a slow answer, a load balancer's timeout, the app destroyed it) never
+ * publishes `response.finish`: the response's 'close' event reports it
+ * instead, once, as `aborted`. Without it the slowest requests, and a client
+ * that disconnects on purpose, would not be counted at all. (Responses still
+ * queued behind the one being written when a pipelining client closes its
+ * connection get no 'close' from Node and stay uncounted.)
+ *
  * The request gate: `request.start` runs before the app handler, so a gate can
  * answer there, but the handler would still run afterwards and write to an
  * ended response (ERR_STREAM_WRITE_AFTER_END, an unhandled 'error' that kills
@@ -58,6 +66,8 @@ export interface FinishedRequest {
   bytesOut?: number;
   /** True when the gate produced the response, not the app. */
   answeredByGate: boolean;
+  /** True when the connection closed before the response finished (`res.headersSent` tells whether a status reached the client). */
+  aborted: boolean;
 }
 
 export interface HttpObserverCallbacks {
@@ -164,6 +174,8 @@ export class HttpServerObserver {
         );
       }
       (m.response as unknown as Record<symbol, InFlight | undefined>)[this.stateKey] = state;
+      // One shared listener (no closure per request); after a normal finish it finds no state and does nothing.
+      m.response.on('close', this.onResponseClose);
     } catch (err) {
       diag.error('guard-agent-otel: request observation failed at start', err);
     }
@@ -171,19 +183,34 @@ export class HttpServerObserver {
 
   private readonly onFinish = (message: unknown): void => {
     const m = message as ChannelMessage;
-    const state = this.stateOf(m.response);
+    this.report(m.request, m.response, m.socket, false);
+  };
+
+  /** A response's 'close' (`this` is the response): reports it only if it never finished. */
+  private readonly onResponseClose = ((observer: HttpServerObserver) =>
+    function (this: ServerResponse): void {
+      try {
+        observer.report(this.req, this, this.socket ?? undefined, true);
+      } catch (err) {
+        diag.error('guard-agent-otel: request observation failed at close', err);
+      }
+    })(this);
+
+  /** Hands an observed request to the owner, once: the state is taken off the response first. */
+  private report(req: IncomingMessage, res: ServerResponse, socket: Socket | undefined, aborted: boolean): void {
+    const state = this.stateOf(res);
     if (state === undefined) return;
-    (m.response as unknown as Record<symbol, InFlight | undefined>)[this.stateKey] = undefined;
+    (res as unknown as Record<symbol, InFlight | undefined>)[this.stateKey] = undefined;
     try {
       const durationSeconds = (performance.now() - state.startMs) / 1e3;
-      const finished: FinishedRequest = { req: m.request, res: m.response, durationSeconds, answeredByGate: state.answered };
-      const bytesOut = responseBytes(m.response, m.socket, state.socketBytesAtStart);
+      const finished: FinishedRequest = { req, res, durationSeconds, answeredByGate: state.answered, aborted };
+      const bytesOut = responseBytes(res, socket, state.socketBytesAtStart, aborted);
       if (bytesOut !== undefined) finished.bytesOut = bytesOut;
       this.callbacks.onRequestFinished(finished);
     } catch (err) {
       diag.error('guard-agent-otel: request observation failed at finish', err);
     }
-  };
+  }
 
   /** The InFlight of a response observed in the current run, if any. */
   private stateOf(res: unknown): InFlight | undefined {
@@ -247,11 +274,13 @@ export class HttpServerObserver {
   }
 }
 
-function responseBytes(res: ServerResponse, socket: Socket | undefined, socketBytesAtStart: number): number | undefined {
+function responseBytes(res: ServerResponse, socket: Socket | undefined, socketBytesAtStart: number, aborted: boolean): number | undefined {
   if (socket !== undefined) {
     const delta = socketBytes(socket) - socketBytesAtStart;
     if (delta > 0) return delta;
   }
+  // A response cut short did not send what its Content-Length announced.
+  if (aborted) return undefined;
   // Headers given to writeHead() only are not visible through getHeader().
   const header = res.getHeader('content-length');
   const length = typeof header === 'string' ? Number(header) : typeof header === 'number' ? header : NaN;

@@ -222,6 +222,56 @@ describe('GuardInstrumentation with real servers', function () {
     assert.equal(behindOne.events[0].country, 'DE');
   });
 
+  it('a request whose connection closes before the response finished is counted once, as 499 (client aborted, app destroyed the response)', async () => {
+    const h = use(harness());
+    const seen: RequestObservation[] = [];
+    let lateWrites = 0;
+    const base = await serve((req, res) => {
+      if (req.url === '/slow') {
+        // Answers after the client gave up: nothing more may be counted then.
+        setTimeout(() => {
+          lateWrites++;
+          res.end('late');
+        }, 400);
+        return;
+      }
+      if (req.url === '/destroyed') return void res.destroy();
+      if (req.url === '/half') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part');
+        setTimeout(() => res.destroy(), 20);
+        return;
+      }
+      plainApp(req, res);
+    });
+    const ac = new AbortController();
+    const slow = fetch(`${base}/slow`, { signal: ac.signal }).then(
+      () => 'answered',
+      () => 'aborted',
+    );
+    setTimeout(() => ac.abort(), 30);
+    assert.equal(await slow, 'aborted');
+    await fetch(`${base}/destroyed`).catch(() => undefined);
+    await fetch(`${base}/half`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    await (await fetch(`${base}/users/1`)).arrayBuffer();
+    await new Promise((r) => setTimeout(r, 450));
+    assert.equal(lateWrites, 1);
+    assert.equal(await h.total('guard.request.count'), 4, 'every request once');
+    assert.equal(await h.total('guard.request.count', { endpoint: '/slow', status: 499 }), 1, 'no status was sent: 499');
+    assert.equal(await h.total('guard.request.count', { endpoint: '/destroyed', status: 499 }), 1);
+    assert.equal(await h.total('guard.request.count', { endpoint: '/half', status: 200 }), 1, 'the status the client got');
+    assert.equal(await h.total('guard.request.errors'), 2);
+    const slowTime = (await h.collect()).get('guard.response.time')?.dataPoints.find((p) => p.attributes.endpoint === '/slow')?.value as { count: number; sum: number };
+    assert.equal(slowTime.count, 1);
+    assert.ok(slowTime.sum >= 0.02 && slowTime.sum < 0.4, `measured until the connection closed: ${slowTime.sum}`);
+    // A custom sink is told which requests ended that way.
+    h.inst.setRequestSink({ onRequestFinished: (o) => void seen.push(o) });
+    await fetch(`${base}/destroyed`).catch(() => undefined);
+    await (await fetch(`${base}/users/2`)).arrayBuffer();
+    await settle();
+    assert.deepEqual(seen.map((o) => [o.path, o.status, o.aborted]), [['/destroyed', 499, true], ['/users/2', 200, false]]);
+  });
+
   it('disable() stops observing; enable() resumes', async () => {
     const h = use(harness());
     const base = await serve(plainApp);
