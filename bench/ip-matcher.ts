@@ -7,12 +7,20 @@
  *    representation `ip-address.ts` chose not to use on the lookup path;
  *  - parse only: the address parse every lookup includes.
  *
+ * Also the event-loop time of one rules update at the sanitizer's limits
+ * (three IP lists of 100,000 entries, a third of them IPv6): validation plus
+ * the rule engine's build, as the RulePoller and the instrumentation do it,
+ * against the JSON.parse of the same response body in the same run.
+ *
  * Run: node --import tsx bench/ip-matcher.ts
  * Prints the median over batches of the mean ns per lookup; the variants'
  * batches are interleaved so machine load affects them alike.
  */
 import { parseCidr, parseIpInto } from '../src/rules/ip-address.js';
+import { parseDynamicRules } from '../src/models/dynamic-rules.js';
 import { IpMatcher } from '../src/rules/ip-matcher.js';
+import { RuleEngine } from '../src/rules/rule-engine.js';
+import { sanitizeRules } from '../src/rules/rules-sanitizer.js';
 import { type BenchResult, figure } from './lib/figures.js';
 import { isMain } from './lib/main-guard.js';
 
@@ -144,6 +152,36 @@ function measure(variants: Array<{ fn: (ip: string) => boolean; total: number; b
   return means.map(median);
 }
 
+/** A rules response with three IP lists of `perList` entries: a third IPv4 hosts, a third IPv4 networks, a third IPv6 networks. */
+function bigRulesBody(perList: number): string {
+  const list = (): string[] =>
+    Array.from({ length: perList }, (_, i) => {
+      if (i % 3 === 0) return v4(u32());
+      if (i % 3 === 1) return `${v4(u32())}/${int(8, 32)}`;
+      return `${v6([0x20010db8 + int(0, 255), u32(), u32(), u32()])}/${int(32, 128)}`;
+    });
+  return JSON.stringify({ rule_id: 'bench', version: 1, ip_blacklist: list(), ip_whitelist: list(), emergency_whitelist: list() });
+}
+
+/** Median ms of one rules update (validate, sanitize, build the engine) and of JSON.parse of its body alone. */
+function rulesUpdateMs(rounds = 5): { updateMs: number; parseMs: number; entries: number; bytes: number } {
+  const body = bigRulesBody(100_000);
+  const update: number[] = [];
+  const parse: number[] = [];
+  let entries = 0;
+  for (let r = 0; r < rounds; r++) {
+    let t0 = process.hrtime.bigint();
+    const json: unknown = JSON.parse(body);
+    parse.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    t0 = process.hrtime.bigint();
+    const { rules } = sanitizeRules(parseDynamicRules(json));
+    const engine = new RuleEngine(rules, { sanitized: true });
+    update.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    entries = engine.rules.ipBlacklist.length + engine.rules.ipWhitelist.length + engine.rules.emergencyWhitelist.length;
+  }
+  return { updateMs: median(update), parseMs: median(parse), entries, bytes: body.length };
+}
+
 /** Runs the bench and returns its figures; also prints them. */
 export function main(): BenchResult {
   setup();
@@ -178,6 +216,8 @@ export function main(): BenchResult {
   console.log(`  address parse alone            ${parseNs.toFixed(1)} ns`);
   console.log(`  ratio naive / IpMatcher        ${(naiveNs / matcherNs).toFixed(0)}x`);
   console.log(`  ratio BigInt / uint32 words    ${(bigintNs / matcherNs).toFixed(2)}x`);
+  const upd = rulesUpdateMs();
+  console.log(`  rules update, ${upd.entries} IP entries (${(upd.bytes / 1e6).toFixed(1)} MB of JSON): ${upd.updateMs.toFixed(0)} ms of the event loop to validate and build the engine (${((1000 * upd.updateMs) / upd.entries).toFixed(2)} µs/entry), ${(upd.updateMs / upd.parseMs).toFixed(1)}x the JSON.parse of its body (${upd.parseMs.toFixed(0)} ms)`);
   if (sink < 0) console.log(sink);
   return {
     name: 'ip-matcher',
@@ -185,8 +225,10 @@ export function main(): BenchResult {
       figure('ipmatcher.lookup_ns', `IpMatcher.contains, ${RULES} CIDRs`, matcherNs, 'ns/lookup'),
       figure('ipmatcher.naive_ratio', 'IpMatcher: naive linear scan / IpMatcher', naiveNs / matcherNs, 'x'),
       figure('ipmatcher.bigint_ratio', 'IpMatcher: BigInt compares / uint32 words', bigintNs / matcherNs, 'x'),
+      figure('rules.update_ms', `rules update, ${upd.entries} IP entries: validate + build the engine`, upd.updateMs, 'ms', { note: 'event-loop time per rules change' }),
+      figure('rules.update_vs_parse', 'rules update / JSON.parse of the same body', upd.updateMs / upd.parseMs, 'x'),
     ],
-    details: { buildMs, hitRate, parseNs },
+    details: { buildMs, hitRate, parseNs, rulesUpdate: upd },
   };
 }
 

@@ -150,7 +150,8 @@ export class GuardAgentHandler {
     this.rules.onRules((next, prev) => this.onRulesChanged(next, prev));
     if (this.instrumentation) {
       const inst = this.instrumentation;
-      this.rules.onRules((next) => inst.setRules(next));
+      // The poller's rules come straight from sanitizeRules, synchronously: no need to check them twice.
+      this.rules.onRules((next) => inst.setRules(next, { sanitized: true }));
     }
     const rulesClient = createOwnedClient(this.config, { commandTimeoutMs: 500, connectTimeoutMs: 2000 });
     if (rulesClient) this.useRulesRedis(rulesClient, true);

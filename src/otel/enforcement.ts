@@ -84,13 +84,13 @@ export class Enforcement {
    * Builds the engine for `rules` (sanitized again: rules may come from the
    * app too); null removes it. Never throws: on failure the previous engine stays.
    */
-  setRules(rules: DynamicRules | null): void {
+  setRules(rules: DynamicRules | null, options: { sanitized?: boolean } = {}): void {
     if (rules === null) {
       this.engine = null;
       return;
     }
     try {
-      this.engine = new RuleEngine(rules, { limiter: this.limiter });
+      this.engine = new RuleEngine(rules, { limiter: this.limiter, sanitized: options.sanitized === true });
       this.forbiddenBody = jsonBody('Access denied', this.engine.rules.message);
       this.stats.builds++;
     } catch (err) {

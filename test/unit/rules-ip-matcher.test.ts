@@ -138,6 +138,29 @@ describe('rules/ip-matcher', () => {
     );
   });
 
+  it('keeps the first listed of equal blocks and the narrowest of nested ones in long runs sharing one start (property)', () => {
+    // Dozens of blocks starting at 10.0.0.0, each spelled with its own host bits: the build
+    // sorts runs of one start separately (by insertion when short, by a stable sort when long).
+    const entry = fc.tuple(fc.integer({ min: 8, max: 32 }), fc.integer({ min: 0, max: 0xffff })).map(([prefix, host]) => {
+      const hostBits = 32 - prefix;
+      const v = 0x0a000000 + (hostBits === 0 ? 0 : host % 2 ** Math.min(hostBits, 16));
+      return { prefix, text: `${v4Text(BigInt(v))}/${prefix}` };
+    });
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 60, size: 'max' }), fc.array(fc.integer({ min: 0, max: 0xffffff }), { maxLength: 20 }), (entries, offsets) => {
+        const m = new IpMatcher(entries.map((e) => e.text));
+        for (const off of [0, 1, 255, 256, 0xffff, 0x10000, ...offsets]) {
+          const ip = v4Text(BigInt(0x0a000000 + off));
+          // The naive answer: among the blocks covering ip, the narrowest; among equal ones, the first listed.
+          let want: { prefix: number; text: string } | null = null;
+          for (const e of entries) if (off < 2 ** (32 - e.prefix) && (want === null || e.prefix > want.prefix)) want = e;
+          assert.equal(m.match(ip), want?.text ?? null, `${ip} in ${JSON.stringify(entries.map((e) => e.text))}`);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('builds 10,000 mixed rules quickly and answers correctly', () => {
     const rules: string[] = [];
     for (let i = 0; i < 5000; i++) rules.push(`10.${(i >> 8) & 255}.${i & 255}.0/24`, `2001:db8:${i.toString(16)}::/48`);
