@@ -11,6 +11,7 @@
 import { diag } from '@opentelemetry/api';
 import { GuardAgentConfigError, type FieldProblem } from './errors.js';
 import type { AgentConfig, AgentConfigInput } from './config-types.js';
+import { hideSecretsWhenPrinted } from './config-printing.js';
 import { clusterNodeProblems } from './queue/redis-cluster-nodes.js';
 import { projectKeyProblem } from './transport/encryption.js';
 
@@ -230,8 +231,14 @@ export function resolveConfig(input: AgentConfigInput = {}, options: ResolveOpti
   const config = out as unknown as AgentConfig;
   config.endpoint = normalizeEndpoint(config.endpoint);
   if (unknown.length) Object.defineProperty(config, 'unknownKeys', { value: Object.freeze(unknown), enumerable: false });
+  hideSecretsWhenPrinted(config, SECRET_FIELDS);
   return config;
 }
+
+/** The fields marked secret in CONFIG_FIELDS: never echoed in errors, redacted when the config is printed. */
+const SECRET_FIELDS: readonly string[] = Object.entries(CONFIG_FIELDS as Record<string, FieldSpec>)
+  .filter(([, spec]) => spec.secret)
+  .map(([field]) => field);
 
 function cloneDefault(v: unknown): unknown {
   return Array.isArray(v) ? [...v] : v;
@@ -351,11 +358,21 @@ export function normalizeEndpoint(endpoint: string): string {
 
 /** A copy of `base` with `partial` applied and validated (used by `updateConfig`). */
 export function mergeConfig(base: AgentConfig, partial: AgentConfigInput, options: ResolveOptions = {}): AgentConfig {
-  const merged: AgentConfigInput = { ...base, ...partial } as AgentConfigInput;
-  if (partial.breaker) merged.breaker = { ...base.breaker, ...partial.breaker };
-  if (partial.rateLimit) merged.rateLimit = { ...base.rateLimit, ...partial.rateLimit };
-  if (partial.queue) merged.queue = { ...base.queue, ...partial.queue };
+  // An undefined field is not given, as resolveConfig reads it: it keeps the current value
+  // (spread as is, `{ projectId: process.env.UNSET }` would reset projectId to its default).
+  // Keys are camelCased first, so a snake_case key replaces the current value instead of sitting beside it.
+  const given = definedOnly(partial);
+  const merged: AgentConfigInput = { ...base, ...given } as AgentConfigInput;
+  for (const group of ['breaker', 'rateLimit', 'queue'] as const) {
+    const sub = given[group];
+    if (sub && typeof sub === 'object' && !Array.isArray(sub)) merged[group] = { ...base[group], ...definedOnly(sub as Record<string, unknown>) };
+  }
   return resolveConfig(merged, { ...options, env: {} });
+}
+
+/** The defined entries of `obj`, under their camelCase keys. */
+function definedOnly<T extends Record<string, unknown>>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined).map(([k, v]) => [camelOf(k), v])) as Partial<T>;
 }
 
 function suggest(key: string): string {

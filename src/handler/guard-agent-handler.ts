@@ -18,6 +18,7 @@
  * a disabled kind or invalid input, `sendEvent`/`sendMetric` resolve and
  * count what they dropped.
  */
+import { inspect } from 'node:util';
 import { diag, type Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { mergeConfig, resolveConfig } from '../config.js';
@@ -105,6 +106,8 @@ export class GuardAgentHandler {
   private preStart: Pending[] = [];
   private lastFlush: Date | null = null;
   private lastStatusOk: boolean | null = null;
+  /** The last `updateConfig` in progress: the next one waits for it and merges onto its result. */
+  private configUpdate: Promise<unknown> = DONE;
   private readonly stopTimeoutMs: number;
   private readonly stopsBeforeExit: boolean;
   private readonly counts = {
@@ -500,7 +503,14 @@ export class GuardAgentHandler {
    * flags; `redisUrl` / `redisClusterNodes` (the queue moves with what it
    * holds). @throws GuardAgentConfigError on an invalid value (nothing changes).
    */
-  async updateConfig(partial: AgentConfigInput): Promise<void> {
+  updateConfig(partial: AgentConfigInput): Promise<void> {
+    // One at a time: two calls not awaited in turn would both merge onto the same config, and the later would undo the earlier.
+    const update = this.configUpdate.then(() => this.applyConfigUpdate(partial));
+    this.configUpdate = update.catch(() => undefined);
+    return update;
+  }
+
+  private async applyConfigUpdate(partial: AgentConfigInput): Promise<void> {
     const next = mergeConfig(this.config, partial);
     const intervalsChanged = next.statusInterval !== this.config.statusInterval || next.dynamicRuleInterval !== this.config.dynamicRuleInterval || next.projectId !== this.config.projectId;
     const redisChanged = next.redisUrl !== this.config.redisUrl || next.redisClusterNodes.join(',') !== this.config.redisClusterNodes.join(',');
@@ -616,6 +626,30 @@ export class GuardAgentHandler {
       diag.error(`guard-agent: health check failed: ${(err as Error).message}`);
       return false;
     }
+  }
+
+  // ---- printing ------------------------------------------------------------
+
+  /**
+   * What `console.log` / `util.inspect` show: a summary. The handler holds the
+   * API key, the signing secret, the encryption key and Redis clients with
+   * their passwords; an app logging an object that holds it must not print them.
+   */
+  [inspect.custom](_depth: number, options: object): string {
+    return `GuardAgentHandler ${inspect(this.toJSON(), options)}`;
+  }
+
+  /** What `JSON.stringify` writes (the same summary; the handler itself is cyclic). */
+  toJSON(): Record<string, unknown> {
+    return {
+      running: this.running,
+      stopped: this.stopped,
+      endpoint: this.config.endpoint,
+      projectId: this.config.projectId,
+      queue: this.pipeline.queue.stats().backend,
+      mode: this.instrumentation ? 'nodesdk' : 'standalone',
+      config: this.config,
+    };
   }
 
   /** Everything the agent counts, for dashboards and debugging. */

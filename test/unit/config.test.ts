@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { resolveConfig, mergeConfig, describeConfig, DEFAULT_CONFIG, CONFIG_FIELDS, NESTED_FIELDS } from '../../src/config.js';
 import { GuardAgentConfigError, GuardAgentValidationError } from '../../src/errors.js';
@@ -109,6 +110,34 @@ describe('AgentConfig', () => {
     assert.throws(() => resolveConfig({ apiKey: 123 as never, payloadSigningSecret: 5 as never }, { env: {} }), (e: Error) => !e.message.includes('123'));
   });
 
+  it('prints without its secrets: util.inspect and JSON.stringify hide the keys and the Redis passwords, the values stay usable', () => {
+    const encKey = Buffer.alloc(32, 7).toString('base64url');
+    const c = resolveConfig(
+      { apiKey: KEY, payloadSigningSecret: 'sign-secret-value', projectEncryptionKey: encKey, redisUrl: 'redis://app:redis-pass-1@127.0.0.1:6379/2', projectId: 'p' },
+      { env: {} },
+    );
+    const cluster = resolveConfig({ apiKey: KEY, redisClusterNodes: ['redis://:cluster-pass-2@10.0.0.1:7000', 'redis://:cluster-pass-2@10.0.0.2:7000'] }, { env: {} });
+    const secrets = [KEY, 'sign-secret-value', encKey, 'redis-pass-1', 'cluster-pass-2'];
+    for (const [how, text] of [
+      ['inspect', inspect(c, { depth: 5 })],
+      ['JSON', JSON.stringify(c)],
+      ['inspect (cluster)', inspect(cluster, { depth: 5 })],
+      ['JSON (cluster)', JSON.stringify(cluster)],
+      ['inspect (merged)', inspect(mergeConfig(c, { flushInterval: 3 }), { depth: 5 })],
+    ] as const) {
+      for (const s of secrets) assert.ok(!text.includes(s), `${how} shows a secret: ${text}`);
+    }
+    const shown = JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
+    assert.equal(shown.apiKey, '[REDACTED]');
+    assert.equal(shown.redisUrl, 'redis://app:[REDACTED]@127.0.0.1:6379/2', 'the Redis URL still says where it points');
+    assert.equal(shown.projectId, 'p');
+    assert.match(inspect(c), /flushInterval: 30/);
+    // Only the printed form changes: the agent reads the real values.
+    assert.equal(c.apiKey, KEY);
+    assert.equal(c.redisUrl, 'redis://app:redis-pass-1@127.0.0.1:6379/2');
+    assert.deepEqual(Object.keys(c), Object.keys(resolveConfig({ apiKey: KEY }, { env: {} })), 'no enumerable key added');
+  });
+
   it('reports unknown keys with a suggestion (warning by default, error when strict)', () => {
     const lines: string[] = [];
     diag.setLogger({ error: (m) => lines.push(m), warn: (m) => lines.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
@@ -135,6 +164,24 @@ describe('AgentConfig', () => {
     assert.equal(next.projectId, 'p');
     assert.deepEqual(next.breaker, { failureThreshold: 5, recoveryTimeoutMs: 10 });
     assert.throws(() => mergeConfig(base, { timeout: 0 }), /timeout/);
+  });
+
+  it('mergeConfig: a field given as undefined keeps its current value (as resolveConfig ignores it), at the top level and nested', () => {
+    const base = resolveConfig({ apiKey: KEY, projectId: 'p', flushInterval: 7, redisUrl: 'redis://127.0.0.1:6379', breaker: { failureThreshold: 9 } }, { env: {} });
+    const next = mergeConfig(base, { projectId: undefined, flushInterval: undefined, redisUrl: undefined, apiKey: undefined, breaker: { failureThreshold: undefined } });
+    assert.equal(next.projectId, 'p');
+    assert.equal(next.flushInterval, 7);
+    assert.equal(next.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(next.apiKey, KEY);
+    assert.equal(next.breaker.failureThreshold, 9);
+    // null still clears a nullable field.
+    assert.equal(mergeConfig(base, { projectId: null }).projectId, null);
+    // snake_case keys, as resolveConfig takes them, nested ones included.
+    const snake = mergeConfig(base, { flush_interval: 3, breaker: { recovery_timeout_ms: 10 }, rate_limit: { max_calls: 5 }, queue: { max_entries: 4 } } as never);
+    assert.equal(snake.flushInterval, 3);
+    assert.deepEqual(snake.breaker, { failureThreshold: 9, recoveryTimeoutMs: 10 });
+    assert.deepEqual(snake.rateLimit, { maxCalls: 5, windowMs: 60_000 });
+    assert.equal(snake.queue.maxEntries, 4);
   });
 
   it('describes every option for the README table', () => {
