@@ -31,9 +31,11 @@ export async function runSmoke(args: string[]): Promise<number> {
     endpoint = (await backend.start()).url;
     process.stdout.write(`started a dev backend at ${endpoint}\n`);
   }
-  const config = resolveConfig({ apiKey, endpoint, projectId: process.env.GUARD_AGENT_PROJECT_ID ?? 'proj_smoke', retryAttempts: 2, backoffFactor: 0.2 });
-  const transport = new HTTPTransport(config);
+  let transport: HTTPTransport | null = null;
   try {
+    // Inside the try: a refused configuration must stop the dev backend, or its server keeps the process alive forever.
+    const config = resolveConfig({ apiKey, endpoint, projectId: process.env.GUARD_AGENT_PROJECT_ID ?? 'proj_smoke', retryAttempts: 2, backoffFactor: 0.2 });
+    transport = new HTTPTransport(config);
     const types = KNOWN_EVENT_TYPES.slice(0, 8);
     const events = Array.from({ length: count }, (_, i) => new SecurityEvent({
       eventType: types[i % types.length], ipAddress: `203.0.113.${i % 250}`, actionTaken: i % 2 ? 'request_blocked' : 'logged',
@@ -49,7 +51,7 @@ export async function runSmoke(args: string[]): Promise<number> {
     if (backend) process.stdout.write(`backend stored ${backend.events.length} unique events and ${backend.metrics.length} metrics\n`);
     return ev.delivered === count && me.delivered === metrics.length ? 0 : 1;
   } finally {
-    await transport.close();
+    await transport?.close();
     if (backend) await backend.stop();
   }
 }
