@@ -71,12 +71,21 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   const config: Record<string, unknown> = { ...options };
   for (const k of OTLP_KEYS) delete config[k];
   const instrumentation = new GuardInstrumentation(options.instrumentation);
-  const handler = new GuardAgentHandler(config as AgentConfigInput, { ...options.handlerOptions, instrumentation });
+  let handler: GuardAgentHandler;
+  let otlp: ReturnType<typeof otlpParts> | undefined;
+  try {
+    // The OTLP parts first: they refuse a bad URL or a missing package before the handler opens connections.
+    otlp = options.otlp ? otlpParts(options.otlp, instrumentation) : undefined;
+    handler = new GuardAgentHandler(config as AgentConfigInput, { ...options.handlerOptions, instrumentation });
+  } catch (err) {
+    // Nothing of a refused setup keeps running: the instrumentation observes requests from its construction.
+    instrumentation.disable();
+    throw err;
+  }
   const logRecordProcessors: LogRecordProcessor[] = [handler.pipeline.logProcessor];
   const metricReaders: IMetricReader[] = [handler.pipeline.metricReader];
   const spanProcessors: SpanProcessor[] = [];
-  if (options.otlp) {
-    const otlp = otlpParts(options.otlp, instrumentation);
+  if (otlp) {
     logRecordProcessors.push(otlp.logs);
     metricReaders.push(otlp.metrics);
     spanProcessors.push(otlp.spans);
@@ -99,9 +108,25 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   };
 }
 
+/** The OTLP exporters take any URL (`collector:4318` parses, with scheme `collector:`) and then never reach it. */
+function checkOtlpUrl(base: string): void {
+  let protocol = '';
+  try {
+    protocol = new URL(base).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    // The URL itself is not quoted: it may carry credentials.
+    const why = protocol === '' ? 'it does not parse as a URL' : `its scheme is '${protocol}'`;
+    throw new GuardAgentConfigError([{ field: 'otlp.url', message: `must be an http:// or https:// URL (${why})` }]);
+  }
+}
+
 function otlpParts(option: true | string | OtlpOptions, instrumentation: GuardInstrumentation): { logs: LogRecordProcessor; metrics: IMetricReader; spans: SpanProcessor } {
   const o: OtlpOptions = option === true ? {} : typeof option === 'string' ? { url: option } : option;
   const base = (o.url ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
+  checkOtlpUrl(base);
   const load = <T>(pkg: string, name: string): new (arg: unknown) => T => {
     try {
       const mod = requireHere()(pkg) as Record<string, new (arg: unknown) => T>;

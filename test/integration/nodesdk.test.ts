@@ -6,16 +6,19 @@
  * shutdown is bounded even when the backend hangs.
  */
 import assert from 'node:assert/strict';
+import dc from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { DevBackend } from '../../src/dev-backend/index.js';
+import { GuardAgentConfigError } from '../../src/errors.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { GUARD_EVENT_NAME } from '../../src/otel/event-mapping.js';
 import { guardAgent, type GuardAgentSetup } from '../../src/otel/guard-agent.js';
 import { detectOtelLine, logsApiOfLine } from '../../src/otel/otel-line.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const KEY = 'nodesdk-test-key-0123456789';
 type Wire = Record<string, unknown>;
@@ -309,6 +312,38 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     } finally {
       await standalone.stop(1000);
       await other.stop();
+    }
+  });
+});
+
+describe('guardAgent() refusing its configuration', function () {
+  this.timeout(20_000);
+
+  it('a bad otlp URL is a config error naming otlp.url, and leaves nothing running (no Redis connection, no observation)', async () => {
+    const redis = await startRedisServer();
+    try {
+      const clients = async () => Number(/connected_clients:(\d+)/.exec(await redis.command('INFO', 'clients'))?.[1]);
+      const before = await clients();
+      const observers = () => dc.channel('http.server.request.start').hasSubscribers;
+      const observedBefore = observers();
+      // Neither parses as an http(s) URL: the first is a URL of scheme 'collector:', which the OTLP exporters take and never reach.
+      for (const [url, why] of [['collector:4318', "its scheme is 'collector:'"], ['not a url', 'it does not parse as a URL']]) {
+        assert.throws(
+          () => guardAgent({ apiKey: KEY, endpoint: 'http://127.0.0.1:9', projectId: 'proj_nodesdk', redisUrl: redis.url, otlp: url, handlerOptions: { env: {} } }),
+          (err: unknown) => err instanceof GuardAgentConfigError && err.field === 'otlp.url' && err.message.includes(why),
+        );
+      }
+      // A URL's credentials are never quoted back.
+      assert.throws(
+        () => guardAgent({ apiKey: KEY, endpoint: 'http://127.0.0.1:9', projectId: 'proj_nodesdk', otlp: 'ftp://user:s3cret@collector', handlerOptions: { env: {} } }),
+        (err: unknown) => err instanceof GuardAgentConfigError && !err.message.includes('s3cret'),
+      );
+      // Before, the handler built before the OTLP parts kept its Redis connections (the process did not exit for 13 s).
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await clients(), before, 'no Redis connection left open');
+      if (!observedBefore) assert.equal(observers(), false, 'the instrumentation no longer observes requests');
+    } finally {
+      await redis.stop();
     }
   });
 });
