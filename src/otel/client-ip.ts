@@ -76,8 +76,12 @@ const SOCKET_ADDRESS = Symbol('guard-agent-otel.clientAddress');
 
 type AddressedSocket = NonNullable<RequestAddressSource['socket']> & { [SOCKET_ADDRESS]?: string };
 
-/** The socket's normalised peer address, worked out once per connection (a keep-alive client sends many requests). */
-function socketAddressOf(socket: AddressedSocket | null | undefined): string {
+/**
+ * The socket's normalised peer address, worked out once per connection (a
+ * keep-alive client sends many requests). Call it while the connection is
+ * open for an address that is needed later: a closed socket has none.
+ */
+export function socketAddressOf(socket: AddressedSocket | null | undefined): string {
   if (socket === null || socket === undefined) return '';
   let a = socket[SOCKET_ADDRESS];
   if (a === undefined) {

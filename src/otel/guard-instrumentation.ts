@@ -33,7 +33,7 @@ import type { DynamicRules } from '../models/dynamic-rules.js';
 import type { SecurityEventInput } from '../models/security-event.js';
 import type { SlidingWindowLimiter } from '../rules/sliding-window.js';
 import { VERSION } from '../version.js';
-import { clientIp } from './client-ip.js';
+import { clientIp, socketAddressOf } from './client-ip.js';
 import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats } from './enforcement.js';
 import { RequestTotals, RESPONSE_TIME_BUCKETS_S, RESPONSE_TIME_DESCRIPTION } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
@@ -381,6 +381,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     if (cfg.observeRequests === false) return RequestDecision.Ignore;
     const ignore = cfg.ignorePaths;
     if (ignore !== undefined && ignore.length > 0 && isIgnored(pathOf(req.url), ignore)) return RequestDecision.Ignore;
+    // Remembered on the socket now (once per connection): a response whose connection closes is reported after the address is gone.
+    if (cfg.emitEvents !== false) socketAddressOf(req.socket);
     const gate = this.gate;
     if (gate !== undefined) {
       const answer = runGate(gate, req, res, 'request gate');

@@ -236,8 +236,8 @@ describe('GuardInstrumentation with real servers', function () {
         return;
       }
       if (req.url === '/destroyed') return void res.destroy();
-      if (req.url === '/half') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
+      if (req.url === '/half' || req.url === '/half-denied') {
+        res.writeHead(req.url === '/half' ? 200 : 401, { 'content-type': 'text/plain' });
         res.write('part');
         setTimeout(() => res.destroy(), 20);
         return;
@@ -253,14 +253,17 @@ describe('GuardInstrumentation with real servers', function () {
     assert.equal(await slow, 'aborted');
     await fetch(`${base}/destroyed`).catch(() => undefined);
     await fetch(`${base}/half`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    await fetch(`${base}/half-denied`).then((r) => r.arrayBuffer()).catch(() => undefined);
     await (await fetch(`${base}/users/1`)).arrayBuffer();
     await new Promise((r) => setTimeout(r, 450));
     assert.equal(lateWrites, 1);
-    assert.equal(await h.total('guard.request.count'), 4, 'every request once');
+    assert.equal(await h.total('guard.request.count'), 5, 'every request once');
     assert.equal(await h.total('guard.request.count', { endpoint: '/slow', status: 499 }), 1, 'no status was sent: 499');
     assert.equal(await h.total('guard.request.count', { endpoint: '/destroyed', status: 499 }), 1);
     assert.equal(await h.total('guard.request.count', { endpoint: '/half', status: 200 }), 1, 'the status the client got');
-    assert.equal(await h.total('guard.request.errors'), 2);
+    assert.equal(await h.total('guard.request.errors'), 3);
+    // The app's 401 reached the client before the connection closed: its event still names the client.
+    assert.deepEqual(h.events.map((e) => [e.eventType, e.endpoint, e.ipAddress]), [['authentication_failed', '/half-denied', '127.0.0.1']]);
     const slowTime = (await h.collect()).get('guard.response.time')?.dataPoints.find((p) => p.attributes.endpoint === '/slow')?.value as { count: number; sum: number };
     assert.equal(slowTime.count, 1);
     assert.ok(slowTime.sum >= 0.02 && slowTime.sum < 0.4, `measured until the connection closed: ${slowTime.sum}`);
