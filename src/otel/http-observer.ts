@@ -116,7 +116,8 @@ export class HttpServerObserver {
   private readonly stateKey = Symbol('guard-agent-otel.inFlight');
   /** Bumped by stop(): state left on responses by an earlier run is ignored. */
   private run = 0;
-  private readonly wrappedServers = new Set<Server>();
+  /** Each wrapped server, with its 'close' listener (removed on unwrap: a gate set and removed again and again must not pile them up). */
+  private readonly wrappedServers = new Map<Server, () => void>();
   private subscribed = false;
   private gateActive = false;
   /** The server wrapped last: its next requests skip the wrap check (an app usually has one server). */
@@ -253,16 +254,18 @@ export class HttpServerObserver {
     } as WrappedEmit;
     wrapper[WRAPPED] = { hadOwn, own };
     (server as unknown as { emit: EmitFn }).emit = wrapper;
-    this.wrappedServers.add(server);
-    this.lastWrapped = server;
-    server.once('close', () => {
+    const onClose = (): void => {
       this.wrappedServers.delete(server);
       if (this.lastWrapped === server) this.lastWrapped = undefined;
-    });
+    };
+    this.wrappedServers.set(server, onClose);
+    this.lastWrapped = server;
+    server.once('close', onClose);
   }
 
   private unwrapServers(): void {
-    for (const server of this.wrappedServers) {
+    for (const [server, onClose] of this.wrappedServers) {
+      server.removeListener('close', onClose);
       const current = (server as unknown as { emit: Partial<WrappedEmit> }).emit;
       const info = current[WRAPPED];
       if (info === undefined) continue; // someone wrapped over us: leave their wrapper in place

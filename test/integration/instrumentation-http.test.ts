@@ -364,6 +364,27 @@ describe('GuardInstrumentation with real servers', function () {
       });
     }
 
+    it('setting and removing the gate again and again leaves no listener behind on the server', async () => {
+      const h = use(harness());
+      const server = http.createServer(plainApp);
+      const port = await listen(server);
+      cleanups.push(() => close(server));
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => void warnings.push(w.name);
+      process.on('warning', onWarning);
+      cleanups.push(() => void process.off('warning', onWarning));
+      const closeListeners = server.listenerCount('close');
+      // What rules going away and coming back do in enforce mode (the server is wrapped, then unwrapped, each time).
+      for (let i = 0; i < 15; i++) {
+        h.inst.setRequestGate(gate);
+        assert.equal((await fetch(`http://127.0.0.1:${port}/blocked`)).status, 403);
+        h.inst.setRequestGate(undefined);
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.equal(server.listenerCount('close'), closeListeners, 'no close listener left per wrap');
+      assert.deepEqual(warnings, [], 'no MaxListenersExceededWarning in the host');
+    });
+
     it('a throwing gate lets the request through', async () => {
       const h = use(harness());
       h.inst.setRequestGate(() => {
