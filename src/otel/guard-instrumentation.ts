@@ -37,6 +37,7 @@ import { clientIp, socketAddressOf } from './client-ip.js';
 import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats } from './enforcement.js';
 import { RequestTotals, RESPONSE_TIME_BUCKETS_S, RESPONSE_TIME_DESCRIPTION } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
+import { checkInstrumentationConfig } from './instrumentation-config.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
 import { ResponseTimeHistograms } from './response-time-histograms.js';
 import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
@@ -195,7 +196,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private providersHanded?: () => void;
 
   constructor(config: GuardInstrumentationConfig = {}) {
-    super(GUARD_INSTRUMENTATION_NAME, VERSION, config);
+    super(GUARD_INSTRUMENTATION_NAME, VERSION, checkInstrumentationConfig(config));
     this.enforcer = new Enforcement({
       mode: config.mode === 'enforce' ? 'enforce' : 'monitor',
       trustedProxyDepth: config.trustedProxyDepth ?? 0,

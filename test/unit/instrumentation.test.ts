@@ -6,8 +6,10 @@ import { TracerProvider } from '@opentelemetry/sdk-trace';
 import {
   GUARD_INSTRUMENTATION_NAME,
   GuardInstrumentation,
+  type GuardInstrumentationConfig,
   type RequestObservation,
 } from '../../src/otel/guard-instrumentation.js';
+import { GuardAgentConfigError } from '../../src/errors.js';
 import { logsApiOfLine } from '../../src/otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider, createPeriodicReader } from '../../src/otel/sdk-compat.js';
 import { VERSION } from '../../src/version.js';
@@ -64,6 +66,30 @@ describe('GuardInstrumentation (unit)', function () {
     assert.equal(inst.isEnabled(), false);
     inst.enable();
     assert.equal(inst.isObserving, true);
+  });
+
+  it('refuses a bad configuration with an error naming the field (a misread trustedProxyDepth would put every client behind the proxy on one IP)', () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ trustedProxyDepth: '1' }, 'trustedProxyDepth'], // e.g. straight from an environment variable
+      [{ trustedProxyDepth: Number('') - 1 }, 'trustedProxyDepth'],
+      [{ trustedProxyDepth: -1 }, 'trustedProxyDepth'],
+      [{ trustedProxyDepth: 1.5 }, 'trustedProxyDepth'],
+      [{ mode: 'enforcing' }, 'mode'],
+      [{ countryHeader: 42 }, 'countryHeader'],
+      [{ countryHeader: 'bad header' }, 'countryHeader'],
+      [{ ignorePaths: '/health' }, 'ignorePaths'],
+      [{ ignorePaths: ['/health', 7] }, 'ignorePaths[1]'],
+    ];
+    for (const [config, field] of bad) {
+      assert.throws(
+        () => make(config as GuardInstrumentationConfig),
+        (err: unknown) => err instanceof GuardAgentConfigError && err.field === `instrumentation.${field}`,
+        JSON.stringify(config),
+      );
+    }
+    // Valid ones still construct.
+    make({ trustedProxyDepth: 2, mode: 'enforce', countryHeader: 'CF-IPCountry', ignorePaths: ['/health', /^\/metrics/] });
+    make({ trustedProxyDepth: 0, mode: 'monitor' });
   });
 
   it('enabled: false waits for enable() (what registerInstrumentations calls)', () => {
