@@ -38,6 +38,7 @@ import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
 import { encodeEvent, encodeMetric } from '../models/codec.js';
 import { toJsonText } from '../models/json-safe.js';
+import { cutOversizeAppData } from '../models/oversize-app-data.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
 import { claimInstanceId, defaultInstanceId, type InstanceIdClaim } from '../queue/instance-id.js';
 import { clientFromHandler, createOwnedClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
@@ -329,6 +330,8 @@ export class GuardAgentHandler {
       return undefined;
     }
     this.counts.eventsAccepted++;
+    // First: every later step walks the app data, and data sharing its parts can expand without bound.
+    cutOversizeAppData(event, this.pipeline.logExporter.eventCap(), this.pipeline.codecStats);
     if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
     if (!this.logger && !this.resolveSdkParts()) {
       // Held until NodeSDK starts: a snapshot, so the app changing its object meanwhile changes nothing sent.

@@ -19,6 +19,8 @@ import { type CodecStats, toJsonText } from './json-safe.js';
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
 /** What replaces metadata that did not fit: `{"_guard_truncated":true,"original_bytes":N,"keys":[...]}`. */
 export const TRUNCATION_MARKER_KEY = '_guard_truncated';
+/** The top-level key that lists the names of extra keys that did not fit. */
+export const EXTRA_TRUNCATION_MARKER_KEY = TRUNCATION_MARKER_KEY + '_extra';
 
 const str = JSON.stringify;
 const strOrNull = (v: string | null): string => (v === null ? 'null' : str(v));
@@ -94,7 +96,7 @@ const MAX_LISTED_KEYS = 20;
 const MAX_LISTED_KEY_BYTES = 64;
 
 /** Up to 20 of the keys, each cut to 64 bytes, as many as fit `budget` bytes of JSON: what a marker lists. */
-function listedKeys(keys: string[], budget: number): string[] {
+export function listedKeys(keys: string[], budget: number): string[] {
   const out: string[] = [];
   let used = 2;
   for (const k of keys) {
@@ -105,6 +107,11 @@ function listedKeys(keys: string[], budget: number): string[] {
     out.push(name);
   }
   return out;
+}
+
+/** What replaces metadata that did not fit; `originalBytes` is null when it was too large to measure. */
+export function truncationMarker(metadataKeys: string[], originalBytes: number | null, listBudget: number): Record<string, unknown> {
+  return { [TRUNCATION_MARKER_KEY]: true, original_bytes: originalBytes, keys: listedKeys(metadataKeys, listBudget) };
 }
 
 /** The event with its cuttable strings replaced (a copy; the event is not changed). */
@@ -126,13 +133,12 @@ function truncateEvent(e: SecurityEvent, head: string, meta: string, extra: stri
   if (stats) stats.truncated++;
   const listBudget = Math.floor(max / 8);
   const metaKeys = Object.keys(e.metadata);
-  const marker = (budget: number) =>
-    str({ [TRUNCATION_MARKER_KEY]: true, original_bytes: Buffer.byteLength(meta), keys: listedKeys(metaKeys, budget) });
+  const marker = (budget: number) => str(truncationMarker(metaKeys, Buffer.byteLength(meta), budget));
   const json = head + marker(listBudget) + extra + '}';
   if (Buffer.byteLength(json) <= max) return json;
   const extraKeys = Object.keys(e.extra);
   const extraMarker = (budget: number) =>
-    extraKeys.length ? ',' + str(TRUNCATION_MARKER_KEY + '_extra') + ':' + str(listedKeys(extraKeys, budget)) : '';
+    extraKeys.length ? ',' + str(EXTRA_TRUNCATION_MARKER_KEY) + ':' + str(listedKeys(extraKeys, budget)) : '';
   const current = CUTTABLE_FIELDS.map((f) => e[f]);
   const emptyHead = Buffer.byteLength(eventHead(withStrings(e, current.map((v) => (v === null ? null : '')))));
   let tail = marker(listBudget) + extraMarker(listBudget) + '}';
