@@ -40,7 +40,8 @@ import { HttpServerObserver, RequestDecision, type FinishedRequest } from './htt
 import { checkInstrumentationConfig } from './instrumentation-config.js';
 import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-line.js';
 import { ResponseTimeHistograms } from './response-time-histograms.js';
-import { pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
+import { hasRouteTemplate, pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
+import { DEFAULT_MAX_UNMATCHED_ROUTE_KEYS, isUnmatchedStatus, UnmatchedRouteBudget } from './unmatched-routes.js';
 
 export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
 
@@ -73,12 +74,25 @@ export interface GuardInstrumentationConfig extends InstrumentationConfig {
   mode?: EnforcementMode;
   /** Check requests against the dynamic rules at all (default true). */
   enforcement?: boolean;
+  /**
+   * Distinct paths per metric interval that keep their own `endpoint` for
+   * requests no route template matched and answered 400, 404 or 405 (a
+   * scanner's); past it they share the endpoint `(unmatched)`. Default 200,
+   * from 0 to 2000. Routed requests are never grouped. See unmatched-routes.ts.
+   */
+  maxUnmatchedRouteKeys?: number;
 }
 
 /** One finished request, as handed to the sink. */
 export interface RequestObservation {
   /** Bounded-cardinality route key (framework template or normalised path). */
   route: string;
+  /**
+   * True when `route` is the framework's template. Otherwise it is the
+   * normalised path, and the request metrics group such 400/404/405 answers
+   * past `maxUnmatchedRouteKeys` paths per interval (absent counts as false).
+   */
+  routed?: boolean;
   /** The URL path without query string. */
   path: string;
   method: string;
@@ -133,6 +147,8 @@ interface Instruments {
   totals: RequestTotals;
   /** Response times waiting to be recorded into `duration`, in batches. */
   durations: DurationBatch;
+  /** Route keys of unmatched requests this interval; emptied at each collection, as `totals` is flushed. */
+  unmatched: UnmatchedRouteBudget;
 }
 
 /** Response times held before they are recorded; see DurationBatch. */
@@ -405,7 +421,10 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     // path) is worked out for the few responses that become events (401/403/429).
     const req = f.req as IncomingMessage & RoutedRequest;
     const status = statusOf(f);
-    if (cfg.recordMetrics !== false) this.recordRequest(routeKey(req), methodOf(req), status, f.durationSeconds, f.bytesOut);
+    // A routed request pays the status comparison only.
+    if (cfg.recordMetrics !== false) {
+      this.recordRequest(routeKey(req), isUnmatchedStatus(status) && !hasRouteTemplate(req), methodOf(req), status, f.durationSeconds, f.bytesOut);
+    }
     if (cfg.emitEvents !== false && !f.answeredByGate && this.emitEvent !== undefined && (status === 401 || status === 403 || status === 429)) {
       this.emitStatusEvent(this.observationOf(f));
     }
@@ -418,6 +437,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     const ua = req.headers['user-agent'];
     return {
       route: routeKey(req as IncomingMessage & RoutedRequest),
+      routed: hasRouteTemplate(req as IncomingMessage & RoutedRequest),
       path: requestPath(req as IncomingMessage & RoutedRequest),
       method: methodOf(req),
       status: statusOf(f),
@@ -432,11 +452,13 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   }
 
   private recordMetrics(o: RequestObservation): void {
-    this.recordRequest(o.route, o.method, o.status, o.durationSeconds, o.bytesOut);
+    this.recordRequest(o.route, o.routed !== true && isUnmatchedStatus(o.status), o.method, o.status, o.durationSeconds, o.bytesOut);
   }
 
-  private recordRequest(route: string, method: string, status: number, durationSeconds: number, bytesOut: number | undefined): void {
+  /** `unmatched`: no route template and a 400/404/405, so the route key is a path the budget may group. */
+  private recordRequest(route: string, unmatched: boolean, method: string, status: number, durationSeconds: number, bytesOut: number | undefined): void {
     const inst = this.instrumentsFor(this.handlerMeter ?? this.meter);
+    if (unmatched) route = inst.unmatched.keyFor(route);
     const series = inst.totals.seriesFor(seriesKey(route, method, status), route, method, status);
     series.count++;
     if (status >= ERROR_STATUS_FROM) series.errors++;
@@ -489,10 +511,15 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
       advice: { explicitBucketBoundaries: RESPONSE_TIME_BUCKETS_S },
     });
     const durations = new DurationBatch(duration);
+    const unmatched = new UnmatchedRouteBudget(this._config.maxUnmatchedRouteKeys ?? DEFAULT_MAX_UNMATCHED_ROUTE_KEYS);
     // Runs before each collection, like RequestTotals' own flush (the same internal
-    // instrument, which observes nothing): the held response times are recorded first.
-    meter.createObservableGauge(TOTALS_FLUSH_GAUGE, { description: TOTALS_FLUSH_DESCRIPTION }).addCallback(() => durations.flush());
-    this.instruments = { meter, count, errors, bandwidth, totals: new RequestTotals(meter, count, errors, bandwidth), duration, durations };
+    // instrument, which observes nothing): the held response times are recorded first,
+    // and the unmatched paths' budget starts again with the next interval's series.
+    meter.createObservableGauge(TOTALS_FLUSH_GAUGE, { description: TOTALS_FLUSH_DESCRIPTION }).addCallback(() => {
+      durations.flush();
+      unmatched.reset();
+    });
+    this.instruments = { meter, count, errors, bandwidth, totals: new RequestTotals(meter, count, errors, bandwidth), duration, durations, unmatched };
     return this.instruments;
   }
 }

@@ -7,6 +7,7 @@
  * rate limit rule in enforce mode answered 429 to all of them at once.
  */
 import { GuardAgentConfigError, type FieldProblem } from '../errors.js';
+import { MAX_REQUEST_SERIES } from './guard-instruments.js';
 
 /** The options checked here (the rest are switches whose wrong values only switch something off). */
 export interface CheckedInstrumentationOptions {
@@ -14,6 +15,7 @@ export interface CheckedInstrumentationOptions {
   mode?: unknown;
   countryHeader?: unknown;
   ignorePaths?: unknown;
+  maxUnmatchedRouteKeys?: unknown;
 }
 
 /** An HTTP header name (RFC 9110 token). */
@@ -23,7 +25,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export function checkInstrumentationConfig<T extends CheckedInstrumentationOptions>(config: T): T {
   const problems: FieldProblem[] = [];
   const bad = (field: string, message: string) => problems.push({ field: `instrumentation.${field}`, message });
-  const { trustedProxyDepth, mode, countryHeader, ignorePaths } = config;
+  const { trustedProxyDepth, mode, countryHeader, ignorePaths, maxUnmatchedRouteKeys } = config;
   if (trustedProxyDepth !== undefined && !(typeof trustedProxyDepth === 'number' && Number.isInteger(trustedProxyDepth) && trustedProxyDepth >= 0)) {
     bad('trustedProxyDepth', `must be a whole number >= 0 (the reverse proxies in front of the app), got ${describe(trustedProxyDepth)}`);
   }
@@ -38,6 +40,13 @@ export function checkInstrumentationConfig<T extends CheckedInstrumentationOptio
         if (typeof p !== 'string' && !(p instanceof RegExp)) bad(`ignorePaths[${i}]`, `must be a path string or a RegExp, got ${describe(p)}`);
       });
     }
+  }
+  // Above the series cap, a scan could again fill every series of an interval (see unmatched-routes.ts).
+  if (
+    maxUnmatchedRouteKeys !== undefined &&
+    !(typeof maxUnmatchedRouteKeys === 'number' && Number.isInteger(maxUnmatchedRouteKeys) && maxUnmatchedRouteKeys >= 0 && maxUnmatchedRouteKeys <= MAX_REQUEST_SERIES)
+  ) {
+    bad('maxUnmatchedRouteKeys', `must be a whole number from 0 to ${MAX_REQUEST_SERIES} (the request series kept per interval), got ${describe(maxUnmatchedRouteKeys)}`);
   }
   if (problems.length > 0) throw new GuardAgentConfigError(problems);
   return config;

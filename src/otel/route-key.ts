@@ -110,13 +110,18 @@ export function normalizePath(path: string): string {
 
 /** The route key of a finished request: the framework's template when known, else the normalised path. */
 export function routeKey(req: RoutedRequest): string {
-  const template = req.route?.path;
-  if (typeof template === 'string' && template.length > 0) {
+  if (hasRouteTemplate(req)) {
     // The mount path carries the client's values for the mount's own parameters: collapsed like a raw path.
     const base = typeof req.baseUrl === 'string' && req.baseUrl.length > 1 ? normalizePath(req.baseUrl) : '';
-    return truncate(joinRoute(base, template));
+    return truncate(joinRoute(base, req.route.path));
   }
   return normalizePath(requestPath(req));
+}
+
+/** True when a framework left the matched route's template on the request (routeKey uses it); false: the key is the normalised path. */
+export function hasRouteTemplate(req: RoutedRequest): req is RoutedRequest & { route: { path: string } } {
+  const template = req.route?.path;
+  return typeof template === 'string' && template.length > 0;
 }
 
 /** The request's path as the client sent it (before any framework rewrote `url`), without query. */

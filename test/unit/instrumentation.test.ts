@@ -92,6 +92,19 @@ describe('GuardInstrumentation (unit)', function () {
     make({ trustedProxyDepth: 0, mode: 'monitor' });
   });
 
+  it('maxUnmatchedRouteKeys is a whole number from 0 to the series cap, else an error naming it', () => {
+    for (const value of ['200', -1, 1.5, Number.NaN, Infinity, 2001, null, [200]]) {
+      assert.throws(
+        () => make({ maxUnmatchedRouteKeys: value } as unknown as GuardInstrumentationConfig),
+        (err: unknown) =>
+          err instanceof GuardAgentConfigError && err.field === 'instrumentation.maxUnmatchedRouteKeys' && err.message.includes('whole number from 0 to 2000'),
+        String(value),
+      );
+    }
+    // Above the cap a scan could fill the interval's series again; 0 groups every unmatched path.
+    for (const value of [0, 1, 200, 2000]) make({ maxUnmatchedRouteKeys: value });
+  });
+
   it('enabled: false waits for enable() (what registerInstrumentations calls)', () => {
     const inst = make({ enabled: false });
     assert.equal(inst.isObserving, false);
@@ -149,6 +162,25 @@ describe('GuardInstrumentation (unit)', function () {
     assert.equal(m.get('guard.response.time')?.descriptor.unit, 's');
     const bw = points('guard.bandwidth');
     assert.deepEqual(bw.map((p) => [p.attributes.status, p.value]), [[200, 240], [503, 120]], 'unknown sizes are not counted');
+    await provider.shutdown();
+  });
+
+  it("a sink's observations: unrouted 400/404/405 past maxUnmatchedRouteKeys share '(unmatched)'; routed ones and other statuses keep their route", async () => {
+    const inst = make({ maxUnmatchedRouteKeys: 1 });
+    const { provider, collect } = meterSetup();
+    inst.setMeterProvider(provider);
+    inst.recordObservation(observation({ route: '/a', status: 404, routed: false }));
+    inst.recordObservation(observation({ route: '/a', status: 404, routed: false }));
+    inst.recordObservation(observation({ route: '/b', status: 404 })); // no `routed`: a path
+    inst.recordObservation(observation({ route: '/c', status: 405, routed: false }));
+    inst.recordObservation(observation({ route: '/items/:id', status: 404, routed: true }));
+    inst.recordObservation(observation({ route: '/d', status: 200, routed: false }));
+    inst.recordObservation(observation({ route: '/e', status: 401, routed: false }));
+    const count = (await collect()).get('guard.request.count')?.dataPoints ?? [];
+    assert.deepEqual(
+      count.map((p) => [p.attributes.endpoint, p.attributes.status, p.value]),
+      [['/a', 404, 2], ['(unmatched)', 404, 1], ['(unmatched)', 405, 1], ['/items/:id', 404, 1], ['/d', 200, 1], ['/e', 401, 1]],
+    );
     await provider.shutdown();
   });
 
