@@ -32,6 +32,21 @@ export function hideSecretsWhenPrinted(config: object, secretFields: readonly st
   });
 }
 
+/**
+ * Keeps `fields` of `target` out of `util.inspect` and `JSON.stringify` by
+ * making them non-enumerable; reading and assigning them is unchanged. For
+ * fields holding a Redis client (ioredis keeps the password in its options)
+ * or key material, so printing an object of the agent at any depth (the
+ * `guardAgent()` setup, an exporter) shows none of it.
+ */
+export function keepOutOfPrint(target: object, ...fields: string[]): void {
+  for (const field of fields) {
+    // A field not defined yet (no initializer, set later) is defined here, still writable.
+    const own = Object.getOwnPropertyDescriptor(target, field) ?? { value: undefined, writable: true, configurable: true };
+    Object.defineProperty(target, field, { ...own, enumerable: false });
+  }
+}
+
 /** The URL with its password (and a `password` query parameter, which ioredis also reads) redacted; a URL that does not parse is redacted whole. */
 export function redisUrlWithoutPassword(url: string): string {
   let parsed: URL;

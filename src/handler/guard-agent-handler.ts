@@ -18,6 +18,7 @@
  * a disabled kind or invalid input, `sendEvent`/`sendMetric` resolve and
  * count what they dropped.
  */
+import { keepOutOfPrint } from '../config-printing.js';
 import { inspect } from 'node:util';
 import { diag, type Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
@@ -121,6 +122,7 @@ export class GuardAgentHandler {
 
   /** @throws GuardAgentConfigError (invalid config) or EncryptionConfigError (bad key): construction is the one place that throws. */
   constructor(config: AgentConfigInput, options: GuardAgentHandlerOptions = {}) {
+    keepOutOfPrint(this, 'rulesRedis');
     this.config = resolveConfig(config, { env: options.env });
     this.sensitive = new Set(this.config.sensitiveHeaders);
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;

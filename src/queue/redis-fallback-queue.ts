@@ -24,6 +24,7 @@
  * first contact and on close, the in-flight ids this process does not hold
  * go back to pending (the register script's replay).
  */
+import { keepOutOfPrint } from '../config-printing.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { diag } from '@opentelemetry/api';
@@ -204,6 +205,7 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
   };
 
   constructor(options: RedisFallbackQueueOptions) {
+    keepOutOfPrint(this, 'client');
     const hasNodes = (options.clusterNodes?.length ?? 0) > 0;
     if (!options.client && !options.url && !hasNodes) {
       throw new GuardAgentValidationError({ field: 'client', message: 'a Redis client, RedisManager, url or clusterNodes is required' }, 'fallback queue options');

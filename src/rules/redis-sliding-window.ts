@@ -15,6 +15,7 @@
  * instead (per-instance limits, better than none) and is counted in `stats`.
  * Diagnostics are logged once per outage, not once per request.
  */
+import { keepOutOfPrint } from '../config-printing.js';
 import { createHash } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Cluster, Redis } from 'ioredis';
@@ -108,6 +109,7 @@ export class RedisSlidingWindow implements SlidingWindowLimiter {
   private probing = false;
 
   constructor(options: RedisSlidingWindowOptions) {
+    keepOutOfPrint(this, 'client');
     const prefix = options.prefix ?? 'guard';
     const problems = [];
     if (typeof options.projectId !== 'string' || !options.projectId || /[{}]/.test(options.projectId)) {

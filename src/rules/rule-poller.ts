@@ -34,6 +34,7 @@
  * `@guardcore/core` validates) and `onRules(listener)`. Never throws out of
  * its timer or its public methods.
  */
+import { keepOutOfPrint } from '../config-printing.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import { dynamicRulesToWire, parseDynamicRules, type DynamicRules } from '../models/dynamic-rules.js';
@@ -160,6 +161,7 @@ export class RulePoller {
   };
 
   constructor(options: RulePollerOptions) {
+    keepOutOfPrint(this, 'shareKey');
     this.source = options.source;
     this.projectId = options.projectId;
     this.intervalMs = options.intervalMs ?? options.intervalSeconds * 1000;

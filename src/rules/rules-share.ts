@@ -23,6 +23,7 @@
  * (a subscribed ioredis connection accepts no other command): a duplicate of
  * the caller's client, owned and closed by this class.
  */
+import { keepOutOfPrint } from '../config-printing.js';
 import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { errorMessage, luaScript, runScript, withTimeout, type RedisClientLike } from '../queue/redis-connection.js';
@@ -82,6 +83,7 @@ export class RulesShare {
   });
 
   constructor(options: RulesShareOptions) {
+    keepOutOfPrint(this, 'client', 'subscriber', 'signingKey');
     const base = queueKeys(options.prefix ?? 'guard_agent', options.projectId).base;
     this.key = `${base}:rules`;
     this.lockKey = `${base}:rules:lock`;

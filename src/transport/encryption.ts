@@ -15,10 +15,11 @@ const KEY_BYTES = 32;
  * plaintext fallback. No message produced here contains the key.
  */
 export class PayloadEncryptor {
-  private readonly key: Buffer;
+  // A #private field: util.inspect of the transport must not print the key.
+  readonly #key: Buffer;
 
   constructor(projectEncryptionKey: string) {
-    this.key = decodeKey(projectEncryptionKey);
+    this.#key = decodeKey(projectEncryptionKey);
     let ok: boolean;
     try {
       const probe = '{"test":"verification"}';
@@ -32,7 +33,7 @@ export class PayloadEncryptor {
   /** Encrypts UTF-8 text (or bytes) and returns padded URL-safe base64. */
   encrypt(plaintext: string | Buffer): string {
     const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return toPaddedBase64Url(Buffer.concat([nonce, body, cipher.getAuthTag()]));
   }
@@ -43,7 +44,7 @@ export class PayloadEncryptor {
     if (raw.length < NONCE_BYTES + TAG_BYTES) throw new Error('Encrypted payload too short');
     const nonce = raw.subarray(0, NONCE_BYTES);
     const tag = raw.subarray(raw.length - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', this.key, nonce);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce);
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
   }

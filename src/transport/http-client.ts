@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import { keepOutOfPrint } from '../config-printing.js';
 
 /**
  * The one HTTP client of the transport, behind a tiny interface so nothing
@@ -70,6 +71,8 @@ class UndiciHttpClient implements HttpClient {
   private readonly maxResponseBytes: number;
 
   constructor(options: HttpClientOptions) {
+    // undici's pool holds the requests in flight, API key header included.
+    keepOutOfPrint(this, 'dispatcher');
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.dispatcher = new Agent({
       connections: options.connections ?? 10,

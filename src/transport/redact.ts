@@ -4,17 +4,18 @@
  * echo a header back in an error body, and that body is logged in summary.
  */
 export class SecretRedactor {
-  private secrets: string[] = [];
+  // A #private field: util.inspect of the transport must not print the secrets it redacts.
+  #secrets: string[] = [];
 
   setSecrets(values: ReadonlyArray<string | null | undefined>): void {
     // Longest first, so a secret containing another is replaced whole. Very short
     // values are skipped: redacting "a" would mangle every message.
-    this.secrets = values.filter((v): v is string => typeof v === 'string' && v.length >= 4).sort((a, b) => b.length - a.length);
+    this.#secrets = values.filter((v): v is string => typeof v === 'string' && v.length >= 4).sort((a, b) => b.length - a.length);
   }
 
   redact(text: string): string {
     let out = text;
-    for (const s of this.secrets) {
+    for (const s of this.#secrets) {
       if (out.includes(s)) out = out.split(s).join('[REDACTED]');
     }
     return out;

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { guardAgent } from '../../src/otel/guard-agent.js';
 import { until } from '../helpers/until.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
@@ -72,6 +74,56 @@ describe('GuardAgentHandler: printing and live config (real dev backend, real Re
     assert.ok(printed['inspect(handler)'].includes(url), 'the endpoint is shown');
     assert.match(printed['inspect(handler)'], /running: true/);
     assert.equal((JSON.parse(printed['JSON.stringify(handler)']) as { projectId: string }).projectId, 'proj_print');
+  });
+
+  it('util.inspect of the guardAgent() setup at any depth shows no secret: Redis clients, key material and the requests in flight are kept out of print', async () => {
+    const setup = guardAgent({
+      apiKey: KEY,
+      endpoint: url,
+      projectId: 'proj_print',
+      payloadSigningSecret: SIGNING,
+      projectEncryptionKey: ENC_KEY,
+      redisUrl: `redis://:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`,
+      instrumentation: { mode: 'enforce' },
+      handlerOptions: { env: {}, stopBeforeExit: false },
+    });
+    const h = setup.handler;
+    handlers.push(h);
+    // As an app runs it: NodeSDK hands the instrumentation its providers.
+    const sdk = new NodeSDK({
+      autoDetectResources: false,
+      serviceName: 'guard-printing-test',
+      logRecordProcessors: setup.logRecordProcessors,
+      metricReaders: setup.metricReaders,
+      spanProcessors: setup.spanProcessors,
+      instrumentations: [setup.instrumentation],
+    });
+    sdk.start();
+    try {
+      await printWithoutSecrets();
+    } finally {
+      await sdk.shutdown();
+    }
+
+    async function printWithoutSecrets(): Promise<void> {
+    await h.start();
+    await until('the queue on the password-protected Redis', () => h.getStats().queue.redisAvailable === true);
+    // A send held by the backend: undici's pool then holds the request, API key header included.
+    backend.faults.push({ kind: 'delay', ms: 1500, path: '/api/v1/events' });
+    const sentBefore = h.getStats().transport.requestsSent;
+    await h.sendEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.2', reason: 'in flight while printed' });
+    const flushed = h.flushBuffer(5000);
+    await until('the request in flight', () => h.getStats().transport.requestsSent > sentBefore);
+    const keyBytes = Buffer.from(ENC_KEY, 'base64url');
+    for (const depth of [2, 6, Infinity]) {
+      const text = inspect(setup, { depth, showHidden: false });
+      for (const secret of [KEY, SIGNING, ENC_KEY, REDIS_PASSWORD, inspect(keyBytes).slice(8, 40)]) {
+        assert.ok(!text.includes(secret), `inspect(setup, { depth: ${depth} }) shows a secret`);
+      }
+    }
+    await flushed;
+    assert.equal(backend.events.length, 1, 'what was printed still works: delivered, signed and encrypted');
+    }
   });
 
   it('updateConfig calls not awaited one by one all apply (each merges onto the one before)', async () => {
