@@ -10,6 +10,7 @@ import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { guardAgent } from '../../src/otel/guard-agent.js';
+import { resetOtelGlobals } from '../helpers/otel-globals.js';
 import { until } from '../helpers/until.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
@@ -103,6 +104,7 @@ describe('GuardAgentHandler: printing and live config (real dev backend, real Re
       await printWithoutSecrets();
     } finally {
       await sdk.shutdown();
+      resetOtelGlobals();
     }
 
     async function printWithoutSecrets(): Promise<void> {

@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { metrics } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { GUARD_INSTRUMENTATION_NAME, GuardInstrumentation } from '../../src/otel/guard-instrumentation.js';
-import { detectOtelLine, logsApiOfLine } from '../../src/otel/otel-line.js';
+import { detectOtelLine } from '../../src/otel/otel-line.js';
 import { SEVERITY, createBatchLogRecordProcessor, createPeriodicReader, nodeSdkOptionsFor } from '../../src/otel/sdk-compat.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { resetOtelGlobals } from '../helpers/otel-globals.js';
 
 describe('GuardInstrumentation inside a real NodeSDK', function () {
   this.timeout(20_000);
@@ -43,11 +44,7 @@ describe('GuardInstrumentation inside a real NodeSDK', function () {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     await receiver.stop();
-    (logsApiOfLine() as unknown as { disable(): void } | undefined)?.disable();
-    metrics.disable();
-    trace.disable();
-    context.disable();
-    propagation.disable();
+    resetOtelGlobals();
     envKeys.forEach((k, i) => (savedEnv[i] === undefined ? delete process.env[k] : (process.env[k] = savedEnv[i])));
   });
 

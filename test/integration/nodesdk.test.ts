@@ -9,15 +9,16 @@ import assert from 'node:assert/strict';
 import dc from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentConfigError } from '../../src/errors.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { GUARD_EVENT_NAME } from '../../src/otel/event-mapping.js';
 import { guardAgent, type GuardAgentSetup } from '../../src/otel/guard-agent.js';
-import { detectOtelLine, logsApiOfLine } from '../../src/otel/otel-line.js';
+import { detectOtelLine } from '../../src/otel/otel-line.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { resetOtelGlobals } from '../helpers/otel-globals.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
 const KEY = 'nodesdk-test-key-0123456789';
@@ -88,11 +89,7 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     backend.faults.clear();
     await backend.stop();
     await receiver.stop();
-    (logsApiOfLine() as unknown as { disable(): void } | undefined)?.disable();
-    metrics.disable();
-    trace.disable();
-    context.disable();
-    propagation.disable();
+    resetOtelGlobals();
   });
 
   it('delivers the same events and metrics to the guard backend and the OTLP receiver, linked to the active span', async () => {
