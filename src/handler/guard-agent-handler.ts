@@ -333,7 +333,8 @@ export class GuardAgentHandler {
     }
     this.counts.eventsAccepted++;
     // First: every later step walks the app data, and data sharing its parts can expand without bound.
-    cutOversizeAppData(event, this.pipeline.logExporter.eventCap(), this.pipeline.codecStats);
+    // The config's cap, not the exporter's (at most as large, but costly to compute per event): data with more values cannot fit either.
+    cutOversizeAppData(event, this.config.maxEventBytes, this.pipeline.codecStats);
     if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
     if (!this.logger && !this.resolveSdkParts()) {
       // Held until NodeSDK starts: a snapshot, so the app changing its object meanwhile changes nothing sent.

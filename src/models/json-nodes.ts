@@ -17,25 +17,41 @@
 const MAX_DEPTH = 32;
 
 export function jsonValuesExceed(value: unknown, limit: number): boolean {
-  const budget = { left: limit };
-  return !fits(value, new Set<object>(), 0, budget);
+  // Fast path, for what sendEvent almost always gets: an object of primitives (no walk, no Set).
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const rec = value as Record<string, unknown>;
+    let values = 1;
+    let flat = true;
+    for (const k in rec) {
+      if (!Object.prototype.hasOwnProperty.call(rec, k)) continue;
+      const v = rec[k];
+      if (v !== null && typeof v === 'object') {
+        flat = false;
+        break;
+      }
+      values++;
+    }
+    if (flat) return values > limit;
+  }
+  return valuesLeft(value, new Set<object>(), 0, limit) < 0;
 }
 
-function fits(value: unknown, path: Set<object>, depth: number, budget: { left: number }): boolean {
-  if (--budget.left < 0) return false;
-  if (value === null || typeof value !== 'object') return true;
-  if (path.has(value) || depth >= MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
-  if (value instanceof Map || value instanceof Set || Buffer.isBuffer(value)) return true;
+/** `left` less the values `value` writes, or -1 as soon as that goes below 0. `path`: the objects being walked (a cycle is one marker). */
+function valuesLeft(value: unknown, path: Set<object>, depth: number, left: number): number {
+  if (--left < 0) return -1;
+  if (value === null || typeof value !== 'object') return left;
+  if (path.has(value) || depth >= MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return left;
+  if (value instanceof Map || value instanceof Set || Buffer.isBuffer(value)) return left;
   path.add(value);
-  try {
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) if (!fits(value[i], path, depth + 1, budget)) return false;
-      return true;
-    }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && left >= 0; i++) left = valuesLeft(value[i], path, depth + 1, left);
+  } else {
     const rec = value as Record<string, unknown>;
-    for (const k in rec) if (Object.prototype.hasOwnProperty.call(rec, k) && !fits(rec[k], path, depth + 1, budget)) return false;
-    return true;
-  } finally {
-    path.delete(value);
+    for (const k in rec) {
+      if (left < 0) break;
+      if (Object.prototype.hasOwnProperty.call(rec, k)) left = valuesLeft(rec[k], path, depth + 1, left);
+    }
   }
+  path.delete(value);
+  return left;
 }
