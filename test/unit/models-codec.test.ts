@@ -198,6 +198,12 @@ describe('models and wire codec', () => {
     assert.throws(() => new SecurityMetric({ metricType: 'requests', value: 1 }), (e: GuardAgentValidationError) => e.field === 'metricType' && /request_count/.test(e.message));
     assert.throws(() => new SecurityMetric({ metric_type: 'request_count' }), (e: GuardAgentValidationError) => e.field === 'value');
     assert.throws(() => new SecurityMetric({ metric_type: 'request_count', value: 1, tags: { a: {} } }), (e: GuardAgentValidationError) => e.field === 'tags.a');
+    // More tags than MAX_METRIC_TAGS: refused at once, naming tags, without reading them all (an app passing a whole object).
+    const many = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 'v']));
+    const t0 = process.hrtime.bigint();
+    assert.throws(() => new SecurityMetric({ metricType: 'request_count', value: 1, tags: many }), (e: GuardAgentValidationError) => e.field === 'tags' && /at most 64 tags/.test(e.message));
+    assert.ok(Number(process.hrtime.bigint() - t0) / 1e6 < 100, 'refused without converting 100,000 tags');
+    assert.equal(Object.keys(new SecurityMetric({ metricType: 'request_count', value: 1, tags: Object.fromEntries(Object.entries(many).slice(0, 64)) }).tags).length, 64);
   });
 
   it('metrics: camelCase and snake_case input, tags stringified', () => {
