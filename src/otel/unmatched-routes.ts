@@ -4,7 +4,7 @@
  * are collapsed there, but words are not: a scanner trying 2,100 distinct
  * word-only paths (`/wp-admin.php`, `/backup/old.zip`, ...), each answered
  * 404, made 2,100 series in one interval. The request series are capped at
- * 2,000 per interval (MAX_REQUEST_SERIES), so the app's real routes seen after
+ * 1,998 per interval (MAX_REQUEST_SERIES), so the app's real routes seen after
  * the scan lost their own series for that interval and were counted only in
  * the shared `otel.metric.overflow` one.
  *
