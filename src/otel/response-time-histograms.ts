@@ -50,6 +50,8 @@ class Accumulation {
   sum = 0;
   min = Infinity;
   max = -Infinity;
+  /** The producer's collection count when values last came in (cumulative series: which to let go first). */
+  touched = 0;
 
   constructor(
     readonly attributes: Attributes,
@@ -156,6 +158,8 @@ class ResponseTimeProducer implements MetricProducer {
   private overflow: Accumulation | undefined;
   /** Start of the current delta interval (first collection: when the producer was made). */
   private lastCollect: HrTime = nowHrTime();
+  /** Collections done: a cumulative series with `touched` below it had no values since the last one. */
+  private collections = 0;
 
   constructor(
     private readonly store: ResponseTimeHistograms,
@@ -165,15 +169,41 @@ class ResponseTimeProducer implements MetricProducer {
 
   add(pending: Accumulation, key: string): void {
     let acc = this.series.get(key);
+    if (acc !== undefined && this.temporality === AggregationTemporality.CUMULATIVE) {
+      // Most recently fed last: the map's first entries are the series quiet the longest.
+      this.series.delete(key);
+      this.series.set(key, acc);
+    }
     if (acc === undefined) {
-      if (this.series.size >= MAX_HISTOGRAM_SERIES) {
+      if (this.series.size >= MAX_HISTOGRAM_SERIES && !this.letGoQuietest()) {
         acc = this.overflow ??= new Accumulation(OVERFLOW_ATTRIBUTES, this.startFor());
       } else {
         acc = new Accumulation(pending.attributes, this.startFor());
         this.series.set(key, acc);
       }
     }
+    acc.touched = this.collections;
     acc.mergeFrom(pending);
+  }
+
+  /**
+   * Cumulative only: makes room by ending the series quiet the longest, if it
+   * had no values since the previous collection. A cumulative reader keeps
+   * every series for the life of the process, so under a sustained scan its
+   * series would fill with the scanner's paths (up to `maxUnmatchedRouteKeys`
+   * new ones per collection) and a route first seen after that would only
+   * ever be counted in the overflow series. An ended series was exported
+   * with its totals; if it comes back it starts again with a new start time,
+   * which OpenTelemetry readers take as a reset.
+   */
+  private letGoQuietest(): boolean {
+    if (this.temporality !== AggregationTemporality.CUMULATIVE) return false;
+    for (const [key, acc] of this.series) {
+      if (acc.touched >= this.collections) return false;
+      this.series.delete(key);
+      return true;
+    }
+    return false;
   }
 
   /** Delta points start at the previous collection; cumulative ones when the series first appeared. */
@@ -209,6 +239,7 @@ class ResponseTimeProducer implements MetricProducer {
       this.overflow = undefined;
       this.lastCollect = endTime;
     }
+    this.collections++;
     const metrics: MetricData[] =
       dataPoints.length === 0
         ? []

@@ -158,6 +158,33 @@ describe('ResponseTimeHistograms (the instrumentation response-time MetricProduc
     await provider.shutdown();
   });
 
+  it(`cumulative, at the cap: a new series ends the one quiet the longest (a scan cannot push later routes into the overflow for good)`, async () => {
+    const { readers, store, provider } = setup([AggregationTemporality.CUMULATIVE]);
+    const points = async () => (await readers[0].metrics()).find((m) => m.descriptor.name === 'guard.response.time')!.dataPoints;
+    // A scan fills the cap; then /p1 .. /p9 stay active while the rest go quiet.
+    for (let i = 0; i < MAX_HISTOGRAM_SERIES; i++) store.record(0.001, { endpoint: `/p${i}`, method: 'GET', status: 404 });
+    assert.equal((await points()).length, MAX_HISTOGRAM_SERIES);
+    for (let i = 1; i < 10; i++) store.record(0.002, { endpoint: `/p${i}`, method: 'GET', status: 404 });
+    store.record(0.003, { endpoint: '/checkout', method: 'POST', status: 200 });
+    const after = await points();
+    const checkout = after.find((p) => p.attributes.endpoint === '/checkout');
+    assert.ok(checkout, '/checkout has a series of its own');
+    assert.equal((checkout.value as HistValue).count, 1);
+    assert.equal(after.filter((p) => p.attributes['otel.metric.overflow'] === true).length, 0, 'nothing in the overflow');
+    assert.equal(after.length, MAX_HISTOGRAM_SERIES);
+    assert.equal(after.find((p) => p.attributes.endpoint === '/p0'), undefined, 'the series quiet the longest (/p0) ended');
+    assert.equal((after.find((p) => p.attributes.endpoint === '/p1')!.value as HistValue).count, 2, 'active series keep their totals');
+    assert.equal((after.find((p) => p.attributes.endpoint === '/p10')!.value as HistValue).count, 1, 'quiet ones not needed for room keep theirs');
+    // Every series fed since the last collection: none is let go, the newcomer shares the overflow series.
+    for (let i = 1; i < MAX_HISTOGRAM_SERIES; i++) store.record(0.001, { endpoint: `/p${i}`, method: 'GET', status: 404 });
+    store.record(0.001, { endpoint: '/checkout', method: 'POST', status: 200 });
+    store.record(0.004, { endpoint: '/late', method: 'GET', status: 200 });
+    const busy = await points();
+    assert.equal((busy.find((p) => p.attributes['otel.metric.overflow'] === true)!.value as HistValue).count, 1);
+    assert.equal(busy.find((p) => p.attributes.endpoint === '/late'), undefined);
+    await provider.shutdown();
+  });
+
   it('has no producer until one is asked for (the instrumentation then keeps the SDK histogram)', () => {
     const store = new ResponseTimeHistograms({ name: 's' });
     assert.equal(store.hasProducers, false);
