@@ -82,6 +82,8 @@ export class DurabilityJournal {
   private scheduled = false;
   private flushing: Promise<void> | null = null;
   private replaying: Promise<number> | null = null;
+  /** Own journal asked for (start) and not replayed yet: Redis was down then, or a claim replay was running. */
+  private ownDue = false;
   private failing = false;
   private closed = false;
   private readonly claimTimer: NodeJS.Timeout;
@@ -129,10 +131,15 @@ export class DurabilityJournal {
    * Replays journals left behind into the fallback queue: with `own` true,
    * this instance id's (a previous run crashed) and then dead siblings';
    * otherwise only dead siblings'. Returns how many events were replayed.
+   * The own journal, once asked for, is part of every later replay (the
+   * claim timer's too) until one has gone through it: without that, a start
+   * while Redis was unreachable left a crash's journal unreplayed for the
+   * life of the process, and a live instance's journal is no sibling's.
    */
   replay(own = true): Promise<number> {
+    if (own) this.ownDue = true;
     if (this.replaying) return this.replaying;
-    this.replaying = this.doReplay(own)
+    this.replaying = this.doReplay(this.ownDue)
       .catch((error: unknown) => {
         diag.warn(`guard-agent durability journal: replay failed (will retry): ${errorMessage(error)}`);
         return 0;
@@ -242,7 +249,10 @@ export class DurabilityJournal {
     const client = this.queue.redisClient;
     if (!client) return 0;
     let replayed = 0;
-    if (own) replayed += await this.replayKey(client, this.key, true);
+    if (own) {
+      replayed += await this.replayKey(client, this.key, true);
+      if (!this.closed) this.ownDue = false;
+    }
     const members = (await withTimeout(client.smembers(this.setKey), this.timeoutMs, 'SMEMBERS')) as string[];
     for (const member of members) {
       if (member === this.queue.instanceId || this.closed) continue;
