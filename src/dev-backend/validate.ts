@@ -164,13 +164,18 @@ const METRIC = model({
   tags: { check: dictOfStr },
 });
 
-/** The ingest request: `EventBatch` with `events`/`metrics` defaulting to empty. */
+/**
+ * The ingest request: `EventBatch` as guard_agent.models defines it,
+ * `events`/`metrics` defaulting to empty and `project_id`, `batch_id`,
+ * `created_at` required. Optional, they let an encrypted envelope (or `{}`)
+ * on the plain route pass as an empty batch with 200 where the backend says 422.
+ */
 const BATCH = model({
-  project_id: { check: str },
+  project_id: { check: str, required: true },
   events: { check: listOf(EVENT) },
   metrics: { check: listOf(METRIC) },
-  batch_id: { check: str },
-  created_at: { check: datetime },
+  batch_id: { check: str, required: true },
+  created_at: { check: datetime, required: true },
   compressed: { check: bool },
   agent_version: { check: optStr },
   guard_version: { check: optStr },

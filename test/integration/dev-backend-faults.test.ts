@@ -29,7 +29,7 @@ async function send(url: string, path: string, body?: string, method = 'POST', h
 
 function events(n: number): string {
   const list = Array.from({ length: n }, () => ({ idempotency_key: randomUUID(), timestamp: new Date().toISOString(), event_type: 'ip_blocked' }));
-  return JSON.stringify({ project_id: 'default', events: list, metrics: [], batch_id: `b-${randomUUID().slice(0, 8)}` });
+  return JSON.stringify({ project_id: 'default', events: list, metrics: [], batch_id: `b-${randomUUID().slice(0, 8)}`, created_at: new Date().toISOString() });
 }
 
 const jsonOf = (r: Response): Promise<any> => r.json();

@@ -199,6 +199,19 @@ describe('dev-backend: ingest routes', () => {
     assert.equal(notObject.status, 422);
   });
 
+  it('422 for a body that is not an EventBatch: an encrypted envelope on the plain route, no batch_id, project_id or created_at', async () => {
+    // guard_agent.models.EventBatch requires project_id, batch_id and created_at; accepting
+    // these with 200 and 0 items would hide an agent that posts the wrong body to the wrong path.
+    const envelope = await send(url, '/api/v1/events', JSON.stringify({ encrypted_payload: 'AAAA', batch_id: '1788357791483-4e7a9c1b', agent_version: '2.8.1', guard_version: null }));
+    assert.equal(envelope.status, 422);
+    assert.deepEqual(envelope.json.detail.map((d: { loc: unknown[] }) => d.loc.join('.')), ['body.project_id', 'body.created_at']);
+    const empty = await send(url, '/api/v1/metrics', '{}');
+    assert.equal(empty.status, 422);
+    assert.deepEqual(empty.json.detail.map((d: { loc: unknown[] }) => d.loc.join('.')), ['body.project_id', 'body.batch_id', 'body.created_at']);
+    assert.ok(empty.json.detail.every((d: { type: string }) => d.type === 'missing'));
+    assert.equal(backend.stats.eventsReceived + backend.stats.metricsReceived, 0);
+  });
+
   it('accepts ISO, Python str() and Unix timestamps; rejects an impossible date', async () => {
     const ok = await send(
       url,
