@@ -58,9 +58,18 @@ const float: Check = (v, loc, issues) => {
   issue(issues, 'float_type', loc, 'Input should be a valid number', v);
 };
 
+/**
+ * pydantic reads a JSON number written as a float (`1e+21`, what JS writes
+ * from 1e21 on) into an int only within 64 bits. JSON.parse has lost how the
+ * number was written, so every number from 2^63 on is refused: an integer
+ * literal that large (which pydantic would take) is imprecise in JS anyway.
+ */
+const INT_FROM_FLOAT_LIMIT = 2 ** 63;
+
 const int: Check = (v, loc, issues) => {
   if (typeof v === 'number' && Number.isFinite(v)) {
     if (!Number.isInteger(v)) issue(issues, 'int_from_float', loc, 'Input should be a valid integer, got a number with a fractional part', v);
+    else if (Math.abs(v) >= INT_FROM_FLOAT_LIMIT) issue(issues, 'int_parsing_size', loc, 'Unable to parse input string as an integer, exceeded maximum size', v);
     return;
   }
   if (typeof v === 'string') {

@@ -36,11 +36,16 @@ export function stringOrEmpty(v: unknown, field: string, problems: Problems): st
   return optionalString(v, field, problems) ?? '';
 }
 
+/**
+ * A safe integer (|n| <= 2^53 - 1): beyond that a JS number is no longer the
+ * integer given, and from 1e21 JSON writes it as `1e+21`, which the backend's
+ * pydantic `int` refuses (int_parsing_size), failing the whole batch with 422.
+ */
 export function optionalInteger(v: unknown, field: string, problems: Problems): number | null {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
-  problems.push({ field, message: `expected an integer, got ${kindOf(v) === 'number' ? String(v) : kindOf(v)}` });
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v))) return Number(v);
+  problems.push({ field, message: `expected a safe integer (at most 2^53 - 1 in magnitude), got ${kindOf(v) === 'number' ? String(v) : kindOf(v)}` });
   return null;
 }
 

@@ -193,6 +193,13 @@ describe('dev-backend: ingest routes', () => {
     const locs = r.json.detail.map((d: { loc: unknown[] }) => d.loc.join('.'));
     assert.deepEqual(locs, ['body.events.0.timestamp', 'body.events.1.event_type', 'body.metrics.0.tags.status', 'body.metrics.1.value']);
     assert.equal(r.json.detail[0].type, 'missing');
+    // JS writes 1e21 as 1e+21; pydantic's int takes a float-written number only within 64 bits.
+    const hugeBody = batch([event({ status_code: 1e21 })]);
+    assert.ok(hugeBody.includes('"status_code":1e+21'));
+    const huge = await send(url, '/api/v1/events', hugeBody);
+    assert.equal(huge.status, 422);
+    assert.equal(huge.json.detail[0].type, 'int_parsing_size');
+    assert.deepEqual(huge.json.detail[0].loc, ['body', 'events', 0, 'status_code']);
     const bad = await send(url, '/api/v1/events', '{"events": [');
     assert.equal(bad.status, 400);
     const notObject = await send(url, '/api/v1/events', '[]');

@@ -187,6 +187,9 @@ describe('models and wire codec', () => {
     });
     for (const [input, field] of [
       [{ eventType: 'x', statusCode: 'abc' }, 'statusCode'],
+      // Past 2^53 an integer is imprecise, and from 1e21 JSON writes it 1e+21, which the backend's int refuses (422).
+      [{ eventType: 'x', statusCode: 1e21 }, 'statusCode'],
+      [{ eventType: 'x', statusCode: '9007199254740993' }, 'statusCode'],
       [{ eventType: 'x', responseTime: Number.NaN }, 'responseTime'],
       [{ eventType: 'x', metadata: 'nope' }, 'metadata'],
       [{ eventType: 'x', idempotencyKey: 'not-a-uuid' }, 'idempotencyKey'],
