@@ -34,7 +34,9 @@ interface Field {
   required?: boolean;
 }
 
-const UUID_RE = /^(?:urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
+/** The forms pydantic's UUID takes: hyphenated (bare, braced or urn:uuid:) or 32 hex digits; no partial hyphenation. */
+const HYPHENATED = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const UUID_RE = new RegExp(`^(?:${HYPHENATED}|\\{${HYPHENATED}\\}|urn:uuid:${HYPHENATED}|[0-9a-fA-F]{32})$`);
 const NUMERIC_RE = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -200,6 +200,10 @@ describe('dev-backend: ingest routes', () => {
     assert.equal(huge.status, 422);
     assert.equal(huge.json.detail[0].type, 'int_parsing_size');
     assert.deepEqual(huge.json.detail[0].loc, ['body', 'events', 0, 'status_code']);
+    // pydantic's UUID takes hyphenated or 32-hex forms, not a partly hyphenated one.
+    const key = await send(url, '/api/v1/events', batch([event({ idempotency_key: '9b1e4c2a-7d3f4a8e-b5c6-1f2e3d4c5b6a' }), event({ idempotency_key: '9b1e4c2a7d3f4a8eb5c61f2e3d4c5b6a' })]));
+    assert.equal(key.status, 422);
+    assert.deepEqual(key.json.detail.map((d: { loc: unknown[] }) => d.loc.join('.')), ['body.events.0.idempotency_key']);
     const bad = await send(url, '/api/v1/events', '{"events": [');
     assert.equal(bad.status, 400);
     const notObject = await send(url, '/api/v1/events', '[]');
@@ -235,6 +239,13 @@ describe('dev-backend: ingest routes', () => {
     const bad = await send(url, '/api/v1/events', batch([event({ timestamp: '2026-02-30T10:00:00Z' })]));
     assert.equal(bad.status, 422);
     assert.deepEqual(bad.json.detail[0].loc, ['body', 'events', 0, 'timestamp']);
+    // What pydantic 2 refuses too: an hour-only offset, and Unix times past year 9999 (milliseconds above 2e10).
+    const refused = ['2026-05-12T10:00:00+05', 1e15, 253402300800000, '99999999999999999999'];
+    const more = await send(url, '/api/v1/events', batch(refused.map((timestamp) => event({ timestamp }))));
+    assert.equal(more.status, 422);
+    assert.deepEqual(more.json.detail.map((d: { loc: unknown[] }) => d.loc[2]), [0, 1, 2, 3]);
+    const edges = await send(url, '/api/v1/events', batch([event({ timestamp: '2026-05-12T10:00:00+0530' }), event({ timestamp: 253402300799999 })]));
+    assert.equal(edges.status, 200);
   });
 
   it('deduplicates a resent event by idempotency_key and counts the duplicate', async () => {
