@@ -20,6 +20,13 @@
  * Never throws and never waits on Redis longer than the queue's command
  * timeout: a failed write is counted and the event still flows through the
  * normal pipeline (it only loses its crash protection).
+ *
+ * "Safely queued" means in Redis: while the Redis queue holds batches in its
+ * memory fallback (Redis stalled past the command timeout, or just came
+ * back), an event the exporter reports queued may be among them, so its entry
+ * stays until that memory is empty (moved into Redis, or delivered). The same
+ * holds for replayed entries, which are deleted from a journal only once the
+ * queue took them into Redis.
  */
 import { diag } from '@opentelemetry/api';
 import type { FallbackQueue } from '../queue/fallback-queue.js';
@@ -56,11 +63,27 @@ export interface DurabilityJournalStats {
   replayed: number;
 }
 
+/** The queue holds batches in memory: what a replay enqueues now may not reach Redis; the next replay tries again. */
+class ReplayLater extends Error {
+  constructor() {
+    super('the fallback queue holds batches in memory (Redis stalled or just came back)');
+    this.name = 'ReplayLater';
+  }
+}
+
 interface Waiter {
   resolve: () => void;
 }
 
 const SCAN_COUNT = 500;
+/** How often entries settled while the queue held batches in memory are looked at again. */
+const UNSETTLED_CHECK_MS = 100;
+/**
+ * Most entries kept past their settlement while the queue holds batches in
+ * memory (a Redis that answers the journal but not the queue's scripts never
+ * empties it); beyond, the oldest are settled anyway (as before this wait).
+ */
+const MAX_UNSETTLED = 100_000;
 /** Longest the first journal writes wait for the queue's first connection. */
 const STARTUP_WAIT_MS = 2000;
 
@@ -77,6 +100,9 @@ export class DurabilityJournal {
   private waiters: Waiter[] = [];
   /** Settled before or while being written: to HDEL next flush. */
   private pendingRemoves: string[] = [];
+  /** Settled while the queue held batches in memory: removed once it holds none (insertion order = oldest first). */
+  private readonly unsettled = new Set<string>();
+  private unsettledTimer: NodeJS.Timeout | null = null;
   /** Keys this run has journaled and not settled yet (a replay of our own journal skips them). */
   private readonly live = new Set<string>();
   private scheduled = false;
@@ -116,6 +142,12 @@ export class DurabilityJournal {
 
   /** The events are delivered or safely queued: their journal entries can go. */
   settle(keys: readonly string[]): void {
+    // The events may be in the queue's memory fallback, not in Redis: keep their entries until it is empty.
+    if (this.queue.holdsBatchesInMemory && !this.closed) return this.deferSettle(keys);
+    this.settleNow(keys);
+  }
+
+  private settleNow(keys: readonly string[]): void {
     let any = false;
     for (const key of keys) {
       if (!this.live.delete(key)) continue;
@@ -141,13 +173,41 @@ export class DurabilityJournal {
     if (this.replaying) return this.replaying;
     this.replaying = this.doReplay(this.ownDue)
       .catch((error: unknown) => {
-        diag.warn(`guard-agent durability journal: replay failed (will retry): ${errorMessage(error)}`);
+        if (error instanceof ReplayLater) diag.debug(`guard-agent durability journal: replay postponed: ${error.message}`);
+        else diag.warn(`guard-agent durability journal: replay failed (will retry): ${errorMessage(error)}`);
         return 0;
       })
       .finally(() => {
         this.replaying = null;
       });
     return this.replaying;
+  }
+
+  private deferSettle(keys: readonly string[]): void {
+    for (const key of keys) if (this.live.has(key)) this.unsettled.add(key);
+    if (this.unsettled.size > MAX_UNSETTLED) {
+      const oldest: string[] = [];
+      for (const key of this.unsettled) {
+        if (this.unsettled.size - oldest.length <= MAX_UNSETTLED) break;
+        oldest.push(key);
+      }
+      for (const key of oldest) this.unsettled.delete(key);
+      this.settleNow(oldest);
+    }
+    if (this.unsettled.size === 0 || this.unsettledTimer) return;
+    this.unsettledTimer = setInterval(() => {
+      if (this.queue.holdsBatchesInMemory && !this.closed) return;
+      this.stopUnsettledTimer();
+      const keys = [...this.unsettled];
+      this.unsettled.clear();
+      this.settleNow(keys);
+    }, UNSETTLED_CHECK_MS);
+    this.unsettledTimer.unref();
+  }
+
+  private stopUnsettledTimer(): void {
+    if (this.unsettledTimer) clearInterval(this.unsettledTimer);
+    this.unsettledTimer = null;
   }
 
   stats(): DurabilityJournalStats {
@@ -158,6 +218,10 @@ export class DurabilityJournal {
   async close(deadline = Date.now() + this.timeoutMs): Promise<void> {
     if (this.closed) return;
     clearInterval(this.claimTimer);
+    this.stopUnsettledTimer();
+    // Still in the queue's memory: the entries stay for the next start (a duplicate at worst); moved into Redis: they go.
+    if (!this.queue.holdsBatchesInMemory && this.unsettled.size > 0) this.settleNow([...this.unsettled]);
+    this.unsettled.clear();
     await this.replaying?.catch(() => undefined);
     const ms = Math.max(1, deadline - Date.now());
     while ((this.pendingWrites.size > 0 || this.pendingRemoves.length > 0 || this.flushing) && Date.now() < deadline) {
@@ -171,6 +235,7 @@ export class DurabilityJournal {
   detach(): void {
     this.closed = true;
     clearInterval(this.claimTimer);
+    this.stopUnsettledTimer();
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 
@@ -267,7 +332,6 @@ export class DurabilityJournal {
       }
     }
     if (own && replayed > 0) diag.info(`guard-agent durability journal: ${replayed} events journaled before a crash are queued again`);
-    this.s.replayed += replayed;
     return replayed;
   }
 
@@ -291,10 +355,16 @@ export class DurabilityJournal {
         keys.push(k);
         items.push(flat[i + 1]);
       }
-      for (const batch of this.toBatches(items, keys)) await this.target.enqueue(batch);
+      if (keys.length > 0) {
+        // Deleted from the journal only once in Redis: what the queue put in memory dies with the process.
+        if (this.queue.holdsBatchesInMemory) throw new ReplayLater();
+        for (const batch of this.toBatches(items, keys)) await this.target.enqueue(batch);
+        if (this.queue.holdsBatchesInMemory) throw new ReplayLater();
+      }
       const gone = [...keys, ...dead];
       if (gone.length > 0) await withTimeout(client.hdel(key, ...gone), this.timeoutMs, 'HDEL');
       count += keys.length;
+      this.s.replayed += keys.length;
     } while (cursor !== '0' && !this.closed);
     return count;
   }

@@ -124,6 +124,11 @@ export class MemoryFallbackQueue implements FallbackQueue {
     return this.waiting.length - this.head;
   }
 
+  /** Batches held, waiting or in flight. */
+  heldCount(): number {
+    return this.waitingCount() + this.inFlight.size;
+  }
+
   /** Counts items dropped by the queue's owner on its behalf (the Redis queue's fallback path). */
   countDropped(reason: DropReason, items: number): void {
     countDrop(this.dropped, reason, items);

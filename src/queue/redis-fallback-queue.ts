@@ -253,6 +253,16 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
     return this.resolveClient();
   }
 
+  /**
+   * True while batches enqueued here are held only by this process (the
+   * memory fallback, waiting or being replayed): a SIGKILL now loses them.
+   * It holds some while Redis is unreachable, and for a moment after a
+   * command timed out or Redis came back, until they are moved into Redis.
+   */
+  get holdsBatchesInMemory(): boolean {
+    return this.memory.heldCount() > 0;
+  }
+
   /** True while Redis answers (false while batches go to the memory fallback). */
   get isAvailable(): boolean {
     return this.available && !this.closed;

@@ -5,7 +5,7 @@
  * not reachable yet when the agent restarts (the app started before Redis).
  */
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { freePort, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { readKeys, sleep, startAgent, startBackend, tally, waitDelivered } from '../chaos/harness.js';
 import type { DevBackend } from '../../src/dev-backend/index.js';
 
@@ -50,6 +50,35 @@ describe("durability: 'emit' after a SIGKILL (real processes, real Redis)", func
       await waitDelivered(backend, () => keys, 10_000);
       const t = tally(backend, keys);
       assert.equal(t.lost, 0, `lost ${t.lost} of ${t.emitted} journaled events\n${second.stderr()}`);
+    } finally {
+      second.kill('SIGKILL');
+      await second.exited;
+    }
+  });
+
+  it('a SIGKILL just after Redis stalled (the queue fell back to memory for a moment) loses nothing journaled', async () => {
+    const env = {
+      GUARD_AGENT_REDIS_URL: redis.url,
+      GUARD_AGENT_INSTANCE_ID: 'crash-after-stall',
+      GUARD_AGENT_DURABILITY: 'emit',
+      GUARD_AGENT_FLUSH_INTERVAL: '0.1',
+      CHAOS_RATE: '200',
+    };
+    // The backend is down: every export goes to the fallback queue.
+    const first = await startAgent({ backend, label: 'crash-after-stall', env: { ...env, GUARD_AGENT_ENDPOINT: `http://127.0.0.1:${await freePort()}` } });
+    await sleep(1500);
+    // Writes stall past the queue's command timeout (500 ms): it queues in memory until its next probe (1 s).
+    await redis.command('CLIENT', 'PAUSE', '700', 'WRITE');
+    await sleep(1200);
+    first.kill('SIGKILL');
+    await first.exited;
+    const keys = readKeys(first.keysFile);
+    assert.match(first.stderr(), /queueing in memory/, 'the stall sent the queue to its memory fallback');
+    const second = await startAgent({ backend, label: 'crash-after-stall', dir: first.dir, env: { ...env, CHAOS_RATE: '0' } });
+    try {
+      await waitDelivered(backend, () => keys, 10_000);
+      const t = tally(backend, keys);
+      assert.equal(t.lost, 0, `lost ${t.lost} of ${t.emitted}\n${first.stderr()}\n${second.stderr()}`);
     } finally {
       second.kill('SIGKILL');
       await second.exited;
