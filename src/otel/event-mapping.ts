@@ -199,7 +199,8 @@ class AttributeReader {
   integer(key: string): number | null {
     const v = this.attrs[key];
     if (v === undefined || v === null) return null;
-    if (typeof v === 'number' && Number.isInteger(v)) return v;
+    // Safe integers only, as SecurityEvent takes them: 1e21 would go out as `1e+21`, which the backend refuses.
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
     this.stats.malformedFields++;
     const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
     return Number.isSafeInteger(n) ? n : null;

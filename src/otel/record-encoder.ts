@@ -66,7 +66,8 @@ export function encodeGuardRecordInto(rec: LogRecordLike, maxEventBytes: number,
   }
   const sc = attrs[A.statusCode];
   const rt = attrs[A.responseTime];
-  if (sc !== undefined && sc !== null && !(typeof sc === 'number' && Number.isInteger(sc))) return false;
+  // Safe integers only: 1e21 is an integer that JSON writes as `1e+21`, which the backend refuses (422).
+  if (sc !== undefined && sc !== null && !(typeof sc === 'number' && Number.isSafeInteger(sc))) return false;
   if (rt !== undefined && rt !== null && !(typeof rt === 'number' && Number.isFinite(rt))) return false;
   const ts = hrTimeToDate(rec.hrTime);
   if (ts === null) return false;

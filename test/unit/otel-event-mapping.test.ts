@@ -208,6 +208,18 @@ describe('otel event mapping', () => {
     await provider.shutdown();
   });
 
+  it('a status code past 2^53 (1e21, which JSON writes as 1e+21 and the backend refuses) is dropped and counted; the rest of the record is kept', () => {
+    const stats = newEventMappingStats();
+    const ev = logRecordToSecurityEvent(
+      { eventName: GUARD_EVENT_NAME, hrTime: [1_700_000_000, 0], attributes: { [EVENT_ATTRIBUTES.eventType]: 'ip_banned', [EVENT_ATTRIBUTES.ipAddress]: '198.51.100.7', [EVENT_ATTRIBUTES.statusCode]: 1e21 } },
+      stats,
+    );
+    assert.equal(ev.statusCode, null);
+    assert.equal(ev.ipAddress, '198.51.100.7');
+    assert.equal(ev.eventType, 'ip_banned');
+    assert.equal(stats.malformedFields, 1);
+  });
+
   it('fills in an event type for a record that only carries the event name', () => {
     const stats = newEventMappingStats();
     const ev = logRecordToSecurityEvent({ eventName: GUARD_EVENT_NAME, hrTime: [1_700_000_000, 5_000_000], attributes: {} }, stats);

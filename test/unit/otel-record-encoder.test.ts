@@ -100,6 +100,7 @@ describe('record-encoder (exporter fast path)', () => {
       { ...base, attributes: { ...base.attributes, 'some.other': 'x' } },
       { ...base, attributes: { ...base.attributes, [A.idempotencyKey]: ev.idempotencyKey.toUpperCase() } },
       { ...base, attributes: { ...base.attributes, [A.statusCode]: 4.5 } },
+      { ...base, attributes: { ...base.attributes, [A.statusCode]: 1e21 } },
       { ...base, attributes: { ...base.attributes, [A.country]: 7 } },
       { ...base, attributes: { ...base.attributes, [A.metadata]: '[1]' } },
       { ...base, attributes: { ...base.attributes, [A.metadata]: 'not json' } },
