@@ -30,7 +30,7 @@ export type { GuardAgentHandlerOptions } from './handler/guard-agent-handler.js'
 export { GuardPipeline, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MAX_EXPORT_BATCH_SIZE } from './handler/guard-pipeline.js';
 export { installShutdownHooks } from './handler/shutdown-hooks.js';
 export { guardAgent } from './otel/guard-agent.js';
-export type { GuardAgentOptions, GuardAgentSetup, OtlpOptions } from './otel/guard-agent.js';
+export type { GuardAgentOptions, GuardAgentSetup, GuardSpanProcessor, OtlpOptions } from './otel/guard-agent.js';
 export { GuardInstrumentation } from './otel/guard-instrumentation.js';
 export type { GuardInstrumentationConfig } from './otel/guard-instrumentation.js';
 export { GuardLogRecordExporter } from './otel/guard-log-exporter.js';

@@ -19,8 +19,7 @@
  */
 import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { InstrumentType, type IMetricReader } from '@opentelemetry/sdk-metrics';
-// Types only: NodeSDK's `spanProcessors` are sdk-trace's on both lines (sdk-trace-base has no 3.x release).
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Context } from '@opentelemetry/api';
 import type { AgentConfigInput } from '../config-types.js';
 import { GuardAgentConfigError } from '../errors.js';
 import { GuardAgentHandler, type GuardAgentHandlerOptions } from '../handler/guard-agent-handler.js';
@@ -28,6 +27,19 @@ import { installShutdownHooks } from '../handler/shutdown-hooks.js';
 import { GuardInstrumentation, type GuardInstrumentationConfig } from './guard-instrumentation.js';
 import { requireHere } from './otel-line.js';
 import { createBatchLogRecordProcessor, createPeriodicReader } from './sdk-compat.js';
+
+/**
+ * sdk-trace's `SpanProcessor` (what NodeSDK's `spanProcessors` take on both
+ * lines), written out here: sdk-trace is an optional peer, and the shipped
+ * declarations must not import it, or an app without it fails to type-check
+ * (TS2307 in guard-agent.d.ts). `unknown` spans keep it assignable to the SDK's.
+ */
+export interface GuardSpanProcessor {
+  forceFlush(): Promise<void>;
+  onStart(span: unknown, parentContext: Context): void;
+  onEnd(span: unknown): void;
+  shutdown(): Promise<void>;
+}
 
 export interface OtlpOptions {
   /** Base URL of the collector's OTLP/HTTP receiver (default `OTEL_EXPORTER_OTLP_ENDPOINT` or http://localhost:4318). */
@@ -59,7 +71,7 @@ export interface GuardAgentSetup {
   logRecordProcessors: LogRecordProcessor[];
   metricReaders: IMetricReader[];
   /** Empty without `otlp`; with it, a batch span processor to the collector. */
-  spanProcessors: SpanProcessor[];
+  spanProcessors: GuardSpanProcessor[];
   instrumentations: GuardInstrumentation[];
   /** Stops the agent within `timeoutMs` (NodeSDK's own shutdown has no deadline); call before `sdk.shutdown()`. */
   shutdown(timeoutMs?: number): Promise<void>;
@@ -84,7 +96,7 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
   }
   const logRecordProcessors: LogRecordProcessor[] = [handler.pipeline.logProcessor];
   const metricReaders: IMetricReader[] = [handler.pipeline.metricReader];
-  const spanProcessors: SpanProcessor[] = [];
+  const spanProcessors: GuardSpanProcessor[] = [];
   if (otlp) {
     logRecordProcessors.push(otlp.logs);
     metricReaders.push(otlp.metrics);
@@ -123,7 +135,7 @@ function checkOtlpUrl(base: string): void {
   }
 }
 
-function otlpParts(option: true | string | OtlpOptions, instrumentation: GuardInstrumentation): { logs: LogRecordProcessor; metrics: IMetricReader; spans: SpanProcessor } {
+function otlpParts(option: true | string | OtlpOptions, instrumentation: GuardInstrumentation): { logs: LogRecordProcessor; metrics: IMetricReader; spans: GuardSpanProcessor } {
   const o: OtlpOptions = option === true ? {} : typeof option === 'string' ? { url: option } : option;
   const base = (o.url ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
   checkOtlpUrl(base);
@@ -139,7 +151,7 @@ function otlpParts(option: true | string | OtlpOptions, instrumentation: GuardIn
   const LogExporter = load<import('@opentelemetry/sdk-logs').LogRecordExporter>('@opentelemetry/exporter-logs-otlp-http', 'OTLPLogExporter');
   const MetricExporter = load<import('@opentelemetry/sdk-metrics').PushMetricExporter>('@opentelemetry/exporter-metrics-otlp-http', 'OTLPMetricExporter');
   const TraceExporter = load<unknown>('@opentelemetry/exporter-trace-otlp-http', 'OTLPTraceExporter');
-  const BatchSpanProcessor = load<SpanProcessor>('@opentelemetry/sdk-trace', 'BatchSpanProcessor');
+  const BatchSpanProcessor = load<GuardSpanProcessor>('@opentelemetry/sdk-trace', 'BatchSpanProcessor');
   const metricExporter = new MetricExporter({ url: `${base}/v1/metrics`, headers });
   // The instrumentation's response-time histogram reaches this reader through a producer, in the exporter's temporality.
   const temporality = metricExporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM);

@@ -44,8 +44,15 @@ export function defaultInstanceId(source: InstanceIdSource = {}): string {
   return `${resolveInstallId({ override: source.installId })}:${host}:${workerKey(source.env)}`;
 }
 
-/** Ids held by the live agents of this process. */
-const claimed = new Set<string>();
+/**
+ * Ids held by the live agents of this process. Kept on `globalThis`, not in
+ * this module: the package ships an ESM and a CommonJS build, and a process
+ * that loads both (an ESM app and a CommonJS dependency, or two copies of the
+ * package) has two instances of this module. With a set each, the first
+ * handler of each build took the same id.
+ */
+const CLAIMED_KEY = Symbol.for('guard-agent-otel.claimed-instance-ids');
+const claimed = ((globalThis as Record<symbol, unknown>)[CLAIMED_KEY] ??= new Set<string>()) as Set<string>;
 
 export interface InstanceIdClaim {
   readonly id: string;
