@@ -44,6 +44,14 @@ export interface DurabilityJournalOptions {
   maxBatchItems?: number;
   /** Body cap the replayed batches are sized to. Default 192 KiB (under the default 256 KiB cap). */
   maxBatchBytes?: number;
+  /**
+   * The sizes of replayed batches now, read at each replay (the pipeline
+   * passes the transport's budget: with a body cap above the default, a
+   * journaled event can be larger than 192 KiB). Overrides the two above.
+   */
+  batchSizing?: () => { maxBatchBytes: number; envelopeBytes?: number; maxBatchItems: number };
+  /** Counts journaled events too large for a batch on their own (dropped); the pipeline counts them as the live path does. */
+  onTooLarge?: (count: number) => void;
   /** How often dead siblings' journals are looked for. Default leaseMs / 3. */
   claimIntervalMs?: number;
 }
@@ -94,6 +102,8 @@ export class DurabilityJournal {
   private readonly target: FallbackQueue;
   private readonly maxBatchItems: number;
   private readonly maxBatchBytes: number;
+  private readonly batchSizing: DurabilityJournalOptions['batchSizing'];
+  private readonly onTooLarge: DurabilityJournalOptions['onTooLarge'];
   private readonly timeoutMs: number;
   /** Recorded, not yet sent to Redis. */
   private pendingWrites = new Map<string, string>();
@@ -122,6 +132,8 @@ export class DurabilityJournal {
     this.setKey = `${this.queue.keys.base}:journals`;
     this.maxBatchItems = options.maxBatchItems ?? 200;
     this.maxBatchBytes = options.maxBatchBytes ?? 192 * 1024;
+    this.batchSizing = options.batchSizing;
+    this.onTooLarge = options.onTooLarge;
     this.timeoutMs = this.queue.commandTimeoutMs;
     this.claimTimer = setInterval(() => void this.replay(false), options.claimIntervalMs ?? Math.max(100, Math.floor(this.queue.leaseMs / 3)));
     this.claimTimer.unref();
@@ -371,9 +383,14 @@ export class DurabilityJournal {
 
   /** Replayed entries as event batches, sized like live ones (bytes, then items), with protocol batch ids. */
   private toBatches(items: string[], keys: string[]): WireBatch[] {
-    return buildBatches('events', items, keys, this.maxBatchBytes, Date.now(), {
-      maxItems: this.maxBatchItems,
-      onTooLarge: (n) => diag.error(`guard-agent durability journal: ${n} journaled event(s) larger than the body cap on their own were dropped`),
+    const sizing = this.batchSizing?.() ?? { maxBatchBytes: this.maxBatchBytes, maxBatchItems: this.maxBatchItems };
+    return buildBatches('events', items, keys, sizing.maxBatchBytes, Date.now(), {
+      maxItems: sizing.maxBatchItems,
+      ...(sizing.envelopeBytes !== undefined ? { envelopeBytes: sizing.envelopeBytes } : {}),
+      onTooLarge: (n) => {
+        this.onTooLarge?.(n);
+        diag.error(`guard-agent durability journal: ${n} journaled event(s) larger than the body cap on their own were dropped`);
+      },
     });
   }
 }

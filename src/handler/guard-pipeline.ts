@@ -191,7 +191,13 @@ export class GuardPipeline {
       return false;
     }
     this.journal?.detach();
-    this.journal = new DurabilityJournal({ redisQueue: current, target: this.queue });
+    this.journal = new DurabilityJournal({
+      redisQueue: current,
+      target: this.queue,
+      // Sized like every direct write to the queue: a journaled event fits the transport's budget it was truncated to.
+      batchSizing: () => this.directQueueOptions(),
+      onTooLarge: (n) => this.logExporter.countDropped('too_large', n),
+    });
     this.journalExporter.journal = this.journal;
     return true;
   }

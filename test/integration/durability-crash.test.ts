@@ -84,4 +84,34 @@ describe("durability: 'emit' after a SIGKILL (real processes, real Redis)", func
       await second.exited;
     }
   });
+
+  it('replays journaled events larger than the default batch size when the body cap allows them', async () => {
+    const env = {
+      GUARD_AGENT_REDIS_URL: redis.url,
+      GUARD_AGENT_INSTANCE_ID: 'crash-large-events',
+      GUARD_AGENT_DURABILITY: 'emit',
+      GUARD_AGENT_FLUSH_INTERVAL: '60',
+      // Valid together: an event up to 300,000 bytes, bodies up to 1 MiB.
+      GUARD_AGENT_MAX_BODY_BYTES: '1048576',
+      GUARD_AGENT_MAX_EVENT_BYTES: '300000',
+      CHAOS_PAD_BYTES: '250000',
+      CHAOS_RATE: '10',
+      CHAOS_DURATION_MS: '500',
+    };
+    const first = await startAgent({ backend, label: 'crash-large-events', env });
+    await sleep(1000);
+    first.kill('SIGKILL');
+    await first.exited;
+    const keys = readKeys(first.keysFile);
+    assert.ok(keys.length >= 3, `emitted ${keys.length}`);
+    const second = await startAgent({ backend, label: 'crash-large-events', dir: first.dir, env: { ...env, CHAOS_RATE: '0' } });
+    try {
+      await waitDelivered(backend, () => keys, 8000);
+      const t = tally(backend, keys);
+      assert.equal(t.lost, 0, `lost ${t.lost} of ${t.emitted}\n${second.stderr()}`);
+    } finally {
+      second.kill('SIGKILL');
+      await second.exited;
+    }
+  });
 });
