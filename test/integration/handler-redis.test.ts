@@ -12,8 +12,10 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { DevBackend } from '../../src/dev-backend/index.js';
+import type { AgentConfigInput } from '../../src/config-types.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { assertTwoHandlersCountOnce, backendAndHandlers } from '../helpers/two-handlers.js';
 import { until } from '../helpers/until.js';
 
 const KEY = 'redis-switch-test-key-0123456789';
@@ -102,40 +104,10 @@ describe('updateConfig({ redisUrl }) moves the fallback queue live', function ()
 
 describe('two handlers in one process on one Redis and project', function () {
   this.timeout(30_000);
-  let backend: DevBackend;
-  const handlers: GuardAgentHandler[] = [];
-
-  before(async () => {
-    backend = new DevBackend({ apiKeys: [KEY] });
-    await backend.start();
-  });
-  after(async () => {
-    await Promise.all(handlers.map((h) => h.stop(3000)));
-    await backend.stop();
-  });
+  const { backend, handlers } = backendAndHandlers(KEY);
 
   it("get their own instance ids: the second never replays the first one's in-flight batches, metrics arrive once", async () => {
-    const projectId = `proj_two_${process.pid}_${Date.now()}`;
-    const config = { apiKey: KEY, endpoint: backend.url, projectId, redisUrl: 'redis://127.0.0.1:6379', flushInterval: 60, retryAttempts: 0, breaker: { failureThreshold: 1000, recoveryTimeoutMs: 100 } };
-    const first = new GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
-    handlers.push(first);
-    await first.start();
-    backend.faults.push({ kind: 'down' });
-    for (let i = 0; i < 10; i++) {
-      await first.sendMetric({ metricType: 'request_count', value: 1, endpoint: '/two' });
-      await first.flushBuffer(1000); // one queued batch each
-    }
-    assert.ok(first.getStats().queue.depthItems >= 10);
-    backend.faults.clear();
-    // The first one's drainer takes batches and waits on the slow backend while the second one starts.
-    backend.faults.push({ kind: 'delay', ms: 1500, times: 5 });
-    await new Promise((r) => setTimeout(r, 400));
-    const second = new GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
-    handlers.push(second);
-    await second.start();
-    await until(() => first.getStats().queue.depthItems === 0 && second.getStats().queue.depthItems === 0, 10_000);
-    await Promise.all([first.stop(3000), second.stop(3000)]);
-    const sum = backend.metrics.filter((m) => (m.tags as Record<string, string>).endpoint === '/two').reduce((a, m) => a + Number(m.value), 0);
-    assert.equal(sum, 10, 'each sample counted once');
+    const make = (config: AgentConfigInput) => new GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
+    await assertTwoHandlersCountOnce(backend(), KEY, '/two', make, make, handlers);
   });
 });

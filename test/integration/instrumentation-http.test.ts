@@ -15,6 +15,7 @@ import express from 'express';
 import { AggregationTemporality, InMemoryMetricExporter, type MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
 import { GuardInstrumentation, type GuardInstrumentationConfig, type RequestObservation } from '../../src/otel/guard-instrumentation.js';
 import { createMeterProvider, createPeriodicReader } from '../../src/otel/sdk-compat.js';
+import { cleanupsAfterEach, usingHarness } from '../helpers/cleanups.js';
 
 type Emitted = Record<string, any>;
 
@@ -83,14 +84,8 @@ const plainApp: RequestListener = (req, res) => {
 
 describe('GuardInstrumentation with real servers', function () {
   this.timeout(20_000);
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  function use(h: Harness): Harness {
-    cleanups.push(() => h.inst.disable(), () => h.provider.shutdown());
-    return h;
-  }
+  const cleanups = cleanupsAfterEach();
+  const use = (h: Harness): Harness => usingHarness(cleanups, h);
   async function serve(listener: RequestListener): Promise<string> {
     const server = http.createServer(listener);
     const port = await listen(server);

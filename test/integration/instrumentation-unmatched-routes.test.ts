@@ -17,6 +17,7 @@ import { AggregationTemporality, InMemoryMetricExporter, type MeterProvider, typ
 import { GuardInstrumentation, type GuardInstrumentationConfig } from '../../src/otel/guard-instrumentation.js';
 import { createMeterProvider, createPeriodicReader } from '../../src/otel/sdk-compat.js';
 import { DEFAULT_MAX_UNMATCHED_ROUTE_KEYS, UNMATCHED_ROUTE_KEY } from '../../src/otel/unmatched-routes.js';
+import { cleanupsAfterEach, usingHarness } from '../helpers/cleanups.js';
 
 interface Point {
   attributes: Record<string, unknown>;
@@ -91,14 +92,8 @@ const histCount = (points: Point[], filter: (p: Point) => boolean = () => true) 
 
 describe('GuardInstrumentation: unmatched requests get a bounded number of route keys per interval', function () {
   this.timeout(60_000);
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  function use(h: Harness): Harness {
-    cleanups.push(() => h.inst.disable(), () => h.provider.shutdown());
-    return h;
-  }
+  const cleanups = cleanupsAfterEach();
+  const use = (h: Harness): Harness => usingHarness(cleanups, h);
   async function serve(listener: RequestListener): Promise<string> {
     const server = http.createServer(listener);
     const base = await listen(server);

@@ -16,9 +16,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DevBackend } from '../../src/dev-backend/index.js';
 import type { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
-import { until } from '../helpers/until.js';
+import { assertTwoHandlersCountOnce, backendAndHandlers } from '../helpers/two-handlers.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(root + 'package.json', 'utf8'));
@@ -118,45 +117,21 @@ describe('the package as an app installs it', function () {
   });
 
   describe('both builds in one process, one Redis and project', () => {
-    let backend: DevBackend;
-    const handlers: GuardAgentHandler[] = [];
     const KEY = 'package-consumer-test-key-0123';
-
-    before(async () => {
-      backend = new DevBackend({ apiKeys: [KEY] });
-      await backend.start();
-    });
-    after(async () => {
-      await Promise.all(handlers.map((h) => h.stop(3000)));
-      await backend.stop();
-    });
+    const { backend, handlers } = backendAndHandlers(KEY);
 
     it("the CommonJS build's handler never replays the ESM build's in-flight batches: metrics arrive once", async () => {
       const esm = await import(pathToFileURL(root + pkg.exports['.'].import.default).href);
       const cjs = createRequire(import.meta.url)(root + pkg.exports['.'].require.default);
       assert.notEqual(esm.GuardAgentHandler, cjs.GuardAgentHandler, 'two module instances, as in an app that loads both');
-      const projectId = `proj_dual_${process.pid}_${Date.now()}`;
-      const config = { apiKey: KEY, endpoint: backend.url, projectId, redisUrl: 'redis://127.0.0.1:6379', flushInterval: 60, retryAttempts: 0, breaker: { failureThreshold: 1000, recoveryTimeoutMs: 100 } };
-      const first: GuardAgentHandler = new esm.GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
-      handlers.push(first);
-      await first.start();
-      backend.faults.push({ kind: 'down' });
-      for (let i = 0; i < 10; i++) {
-        await first.sendMetric({ metricType: 'request_count', value: 1, endpoint: '/dual' });
-        await first.flushBuffer(1000); // one queued batch each
-      }
-      assert.ok(first.getStats().queue.depthItems >= 10);
-      backend.faults.clear();
-      // The first one's drainer takes batches and waits on the slow backend while the second one starts.
-      backend.faults.push({ kind: 'delay', ms: 1500, times: 5 });
-      await new Promise((r) => setTimeout(r, 400));
-      const second: GuardAgentHandler = new cjs.GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 });
-      handlers.push(second);
-      await second.start();
-      await until('both queues drained', () => first.getStats().queue.depthItems === 0 && second.getStats().queue.depthItems === 0, 10_000);
-      await Promise.all([first.stop(3000), second.stop(3000)]);
-      const sum = backend.metrics.filter((m) => (m.tags as Record<string, string>).endpoint === '/dual').reduce((a, m) => a + Number(m.value), 0);
-      assert.equal(sum, 10, 'each sample counted once');
+      await assertTwoHandlersCountOnce(
+        backend(),
+        KEY,
+        '/dual',
+        (config) => new esm.GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 }) as GuardAgentHandler,
+        (config) => new cjs.GuardAgentHandler(config, { env: {}, drainIntervalMs: 50 }) as GuardAgentHandler,
+        handlers,
+      );
     });
   });
 });
