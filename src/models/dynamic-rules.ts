@@ -9,6 +9,7 @@
  * keys (ignored, as the backend's pydantic model does).
  */
 import { GuardAgentValidationError, type FieldProblem } from '../errors.js';
+import { parseTimestampText } from './wire-time.js';
 
 export const CLOUD_PROVIDERS = ['AWS', 'GCP', 'Azure'] as const;
 export type CloudProvider = (typeof CLOUD_PROVIDERS)[number];
@@ -130,7 +131,7 @@ function coerce(value: unknown, kind: Kind, field: string, problems: FieldProble
       if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return [...value];
       break;
     case 'date': {
-      const d = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? new Date(value) : null;
+      const d = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? parseTimestampText(value) : null;
       if (d && !Number.isNaN(d.getTime())) return d.toISOString();
       break;
     }

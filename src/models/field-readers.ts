@@ -5,7 +5,7 @@
  * the boundary; the codec trusts what the constructors built.
  */
 import type { FieldProblem } from '../errors.js';
-import { isWireTime } from './wire-time.js';
+import { isWireTime, parseTimestampText } from './wire-time.js';
 
 export type Problems = FieldProblem[];
 
@@ -59,8 +59,8 @@ export function optionalFiniteNumber(v: unknown, field: string, problems: Proble
 
 /**
  * A timestamp: a Date, an RFC 3339 / ISO string (the Python agent's
- * `2026-05-12 10:00:00+00:00` form included), or a number (epoch seconds
- * below 1e11, epoch milliseconds above). Missing means now. A valid date
+ * `2026-05-12 10:00:00+00:00` form included; no offset means UTC), or a
+ * number (epoch seconds below 1e11, epoch milliseconds above). Missing means now. A valid date
  * outside years 1-9999 UTC is refused: the backend's datetime cannot hold it,
  * and one such event would make it reject the whole batch.
  */
@@ -69,7 +69,7 @@ export function timestamp(v: unknown, field: string, problems: Problems, now: ()
   let d: Date | null = null;
   if (v instanceof Date) d = new Date(v.getTime());
   else if (typeof v === 'number' && Number.isFinite(v)) d = new Date(v < 1e11 ? v * 1000 : v);
-  else if (typeof v === 'string') d = new Date(v.includes(' ') && !v.includes('T') ? v.replace(' ', 'T') : v);
+  else if (typeof v === 'string') d = parseTimestampText(v);
   if (d && !Number.isNaN(d.getTime())) {
     if (isWireTime(d.getTime())) return d;
     // A number this far out is most often an epoch in micro- or nanoseconds.

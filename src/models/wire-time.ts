@@ -15,3 +15,19 @@ export const WIRE_TIME_MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
 export function isWireTime(ms: number): boolean {
   return ms >= WIRE_TIME_MIN_MS && ms <= WIRE_TIME_MAX_MS;
 }
+
+/** A date and time without an offset: `2026-05-12T10:00:00`, `2026-05-12 10:00:00.123456`. */
+const NAIVE_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/;
+
+/**
+ * Parses a timestamp string. A date and time without an offset is UTC: that
+ * is what a Python backend's naive datetime means (pydantic writes it with no
+ * offset), and `new Date()` would read it in the host's time zone, shifting
+ * it by hours on any host not set to UTC. Python's `str(datetime)` space
+ * separator is accepted too. Invalid input gives an invalid Date.
+ */
+export function parseTimestampText(text: string): Date {
+  const naive = NAIVE_DATE_TIME.exec(text);
+  if (naive) return new Date(`${naive[1]}T${naive[2]}Z`);
+  return new Date(text.includes(' ') && !text.includes('T') ? text.replace(' ', 'T') : text);
+}

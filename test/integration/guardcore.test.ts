@@ -177,6 +177,27 @@ describe('GuardAgentHandler as @guardcore/core\'s agentHandler (real dev backend
     }
   });
 
+  it('rules timestamps without an offset (a Python backend\'s naive UTC datetimes) are UTC whatever the host\'s time zone', async () => {
+    // Naive (offset-less) datetimes, as pydantic serialises a naive datetime: 13:55 and, for expires_at, two hours from now, both UTC.
+    const naive = (ms: number) => new Date(ms).toISOString().slice(0, -1).replace('T', ' ') + '456';
+    const expires = Date.now() + 2 * 3600_000;
+    backend.setRules({ ...GOLDEN.rules, timestamp: '2026-09-02T13:55:00', expires_at: naive(expires) });
+    const tz = process.env.TZ;
+    // A host 9 hours east of UTC: read as local time, the expiry would be 7 hours ago and the rules ignored.
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      agent = agentFor(backend.url);
+      await agent.start();
+      const parsed = DynamicRulesSchema.safeParse(await agent.getDynamicRules());
+      assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
+      assert.equal(parsed.data.timestamp, '2026-09-02T13:55:00.000Z');
+      assert.equal(parsed.data.expiresAt, new Date(expires).toISOString());
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('with no rules served, getDynamicRules() is null and the manager applies nothing', async () => {
     backend.setRules(null);
     agent = agentFor(backend.url);

@@ -149,6 +149,21 @@ describe('models and wire codec', () => {
     }
   });
 
+  it('timestamps without an offset (Python naive datetimes, ISO or str() form) are UTC on a host in any time zone', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      for (const input of ['2026-05-12T10:00:00.123', '2026-05-12 10:00:00.123000']) {
+        assert.equal(new SecurityEvent({ eventType: 'x', timestamp: input }).timestamp.toISOString(), '2026-05-12T10:00:00.123Z', input);
+        assert.equal(new SecurityMetric({ metricType: 'request_count', value: 1, timestamp: input }).timestamp.toISOString(), '2026-05-12T10:00:00.123Z', input);
+      }
+      assert.equal(new SecurityEvent({ eventType: 'x', timestamp: '2026-05-12T10:00:00-04:00' }).timestamp.toISOString(), '2026-05-12T14:00:00.000Z', 'an offset is kept');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('timestamps outside years 1-9999 UTC (the backend datetime range) are refused, naming the field; the bounds themselves are accepted', () => {
     const first = '0001-01-01T00:00:00.000Z';
     const last = '9999-12-31T23:59:59.999Z';
