@@ -71,8 +71,15 @@ export class HTTPTransport {
   private lastBackendDropWarnAt = -Infinity;
   private readonly redactor = new SecretRedactor();
   private readonly executor: RequestExecutor;
-  private partialStreak = 0;
-  private partialGateUntil = 0;
+  /**
+   * The success:false streak and gate, per kind (reference 6.5: events and
+   * metrics back off independently). An events quota refusal must not hold
+   * metrics back, and a metrics success must not reset the events streak.
+   */
+  private readonly partial: Record<BatchKind, { streak: number; gateUntil: number }> = {
+    events: { streak: 0, gateUntil: 0 },
+    metrics: { streak: 0, gateUntil: 0 },
+  };
   private closed = false;
 
   constructor(config: AgentConfig, opts: HTTPTransportOptions = {}) {
@@ -111,7 +118,7 @@ export class HTTPTransport {
     try {
       if (batch.items.length === 0) return { outcome: 'delivered', delivered: 0, dropped: [], pending: [] };
       if (this.closed) return pendingReport(batch, 'retry_later');
-      const gate = this.partialGateUntil - this.now();
+      const gate = this.partial[batch.kind].gateUntil - this.now();
       if (gate > 0) return { ...pendingReport(batch, 'retry_later'), retryAfterMs: gate };
       return await this.sendOne(batch, opts);
     } catch (err) {
@@ -316,16 +323,16 @@ export class HTTPTransport {
     const status = r.res.status;
     switch (r.cls) {
       case 'success':
-        this.partialStreak = 0;
-        this.partialGateUntil = 0;
+        this.partial[batch.kind] = { streak: 0, gateUntil: 0 };
         this.stats.delivered(n);
         if (batch.kind === 'events') this.noteBackendDrops(r.res.body, n);
         return { outcome: 'delivered', delivered: n, dropped: [], pending: [], lastStatus: status };
       case 'partial': {
-        this.partialStreak++;
-        const gate = Math.min(this.config.flushInterval * 1000 * 2 ** (this.partialStreak - 1), MAX_PARTIAL_GATE_MS);
-        this.partialGateUntil = this.now() + gate;
-        if (this.partialStreak === 1) {
+        const p = this.partial[batch.kind];
+        p.streak++;
+        const gate = Math.min(this.config.flushInterval * 1000 * 2 ** (p.streak - 1), MAX_PARTIAL_GATE_MS);
+        p.gateUntil = this.now() + gate;
+        if (p.streak === 1) {
           diag.warn(
             `guard-agent: the backend refused a ${batch.kind} batch of ${n} item(s) (${this.safeSummary(r.res.body)}); ` +
               `kept pending, backing off up to ${Math.round(gate / 1000)} s between attempts`,

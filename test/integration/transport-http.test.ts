@@ -350,6 +350,21 @@ describe('HTTPTransport against the dev backend', () => {
     assert.equal(t.getStats().failuresByClass.partial, 2);
   });
 
+  it('success:false gates only its own kind: events refused (quota) neither hold metrics back nor have their streak reset by them', async () => {
+    backend.faults.push({ kind: 'successFalse', times: Infinity, path: '/api/v1/events' });
+    const t = make({ flushInterval: 10 });
+    const metric = () => t.sendMetrics([new SecurityMetric({ metricType: 'request_count', value: 1 })]);
+    assert.equal((await t.sendBatch(eventBatch(1))).retryAfterMs, 10_000);
+    const m1 = await metric();
+    assert.equal(m1.outcome, 'delivered', 'metrics are not gated by the events refusal');
+    assert.equal(backend.metrics.length, 1);
+    offset += 10_001;
+    assert.equal((await metric()).outcome, 'delivered');
+    assert.equal((await t.sendBatch(eventBatch(1))).retryAfterMs, 20_000, 'a metrics success does not reset the events streak');
+    assert.equal((await t.sendBatch(eventBatch(1))).outcome, 'retry_later', 'events still gated');
+    assert.equal(backend.batches.filter((b) => b.path === '/api/v1/events').length, 2);
+  });
+
   it('caps the success:false gate at 300 s', async () => {
     backend.faults.push({ kind: 'successFalse', times: 10 });
     const t = make({ flushInterval: 100 });
