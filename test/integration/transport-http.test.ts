@@ -560,6 +560,27 @@ describe('HTTPTransport against the dev backend', () => {
     assert.equal(t.getStats().breakerState, 'CLOSED');
   });
 
+  it('GET /rules: a 400 or 422 is final (one request, not retried, breaker untouched), 5xx is retried, 200 {} means no rules', async () => {
+    backend.setRules({ rule_id: 'rs_1', version: 2, timestamp: '2026-09-02T13:55:00Z' });
+    const t = make({ retryAttempts: 3, breaker: { failureThreshold: 1, recoveryTimeoutMs: 60_000 } });
+    for (const status of [400, 422]) {
+      backend.faults.push({ kind: 'status', status, times: 4, path: '/api/v1/rules' });
+      const before = t.getStats().requestsSent;
+      const r = await t.fetchRules();
+      assert.equal(r.status, 'error');
+      assert.equal((r as { httpStatus?: number }).httpStatus, status);
+      assert.equal(t.getStats().requestsSent - before, 1, `${status} is not retried (the Python agent sent it 4 times)`);
+      assert.equal(t.getStats().breakerState, 'CLOSED');
+      backend.faults.clear();
+    }
+    const t2 = make({ retryAttempts: 3 });
+    backend.faults.push({ kind: 'status', status: 503, times: 2, path: '/api/v1/rules' });
+    assert.equal((await t2.fetchRules()).status, 'ok', '5xx is retried within the budget');
+    assert.equal(t2.getStats().requestsSent, 3);
+    backend.faults.push({ kind: 'status', status: 200, body: {}, path: '/api/v1/rules' });
+    assert.deepEqual(await t2.fetchRules(), { status: 'none' }, '200 {} is "no rules", not a failure');
+  });
+
   it('takes a large ruleset whole (10,000 IPs, past the 64 KiB cap of other answers) and refuses one over 8 MiB by its size', async () => {
     const ips = (n: number) => Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
     backend.setRules({ rule_id: 'big', version: 1, timestamp: '2026-09-02T13:55:00Z', ip_blacklist: ips(10_000) });
