@@ -46,8 +46,10 @@ export function isPartialFailureBody(body: Buffer): boolean {
   if (parsed === undefined || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return false;
   const obj = parsed as Record<string, unknown>;
   if (obj.success === false) return true;
+  // Truthy as the reference's Python agent reads it: an empty list or object says no errors.
   const errors = obj.errors;
   if (Array.isArray(errors)) return errors.length > 0;
+  if (typeof errors === 'object' && errors !== null) return Object.keys(errors).length > 0;
   return Boolean(errors);
 }
 

@@ -269,6 +269,10 @@ describe('transport primitives', () => {
       assert.equal(classifyStatus(201, j([1])), 'success');
       assert.equal(classifyStatus(200, j({ success: true, errors: null })), 'success');
       assert.equal(classifyStatus(200, j({ success: true, errors: [] })), 'success');
+      // Python truthiness, as the reference's agent reads `errors`: an empty object, string or 0 says nothing went wrong.
+      for (const errors of [{}, '', 0, false]) assert.equal(classifyStatus(200, j({ success: true, errors })), 'success', JSON.stringify(errors));
+      assert.equal(classifyStatus(200, j({ errors: { events: 'quota' } })), 'partial');
+      assert.equal(classifyStatus(200, j({ errors: 'quota' })), 'partial');
       assert.equal(classifyStatus(200, j({ success: false })), 'partial');
       assert.equal(classifyStatus(200, j({ errors: ['quota'] })), 'partial');
     });
