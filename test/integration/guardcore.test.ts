@@ -20,11 +20,39 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 type Wire = Record<string, unknown>;
 
+/**
+ * @guardcore/core's AgentHandlerProtocol (packages/core/src/protocols/agent.ts),
+ * its RedisHandlerProtocol reduced to what RedisManager hands over. `tsc`
+ * checks below that the handler is assignable to it.
+ */
+interface AgentHandlerProtocol {
+  initializeRedis(redisHandler: { getConnection(): AsyncDisposable }): Promise<void>;
+  sendEvent(event: unknown): Promise<void>;
+  sendMetric(metric: unknown): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  flushBuffer(): Promise<void>;
+  getDynamicRules(): Promise<unknown | null>;
+  healthCheck(): Promise<boolean>;
+}
+
+/** What @guardcore/core's RedisManager.getConnection() returns: a disposable exposing the ioredis client as `client`. */
+function redisManagerLike(client: Redis): { getConnection(): AsyncDisposable } {
+  return {
+    getConnection: () => ({ [Symbol.asyncDispose]: async () => undefined, get client() { return client; } }) as AsyncDisposable,
+  };
+}
+
+/** Type-checks (tsc) that the handler is a drop-in `agentHandler`. */
+function asAgentHandler<T extends AgentHandlerProtocol>(handler: T): T {
+  return handler;
+}
+
 function agentFor(url: string, extra: Record<string, unknown> = {}): GuardAgentHandler {
-  return new GuardAgentHandler(
+  return asAgentHandler(new GuardAgentHandler(
     { apiKey: KEY, endpoint: url, projectId: 'proj_guardcore', retryAttempts: 0, guardVersion: '7.4.1', guardCoreVersion: '3.15.0', ...extra },
     { env: {}, drainIntervalMs: 50 },
-  );
+  ));
 }
 
 /** The MetricsCollector's samples for one request. */
@@ -212,7 +240,7 @@ describe('GuardAgentHandler as @guardcore/core\'s agentHandler (real dev backend
       // The outage fails a replay every 50 ms: a breaker open for the default 60 s could outlast the test.
       agent = agentFor(backend.url, { projectId: `proj_guardcore_${process.pid}_${Date.now()}`, breaker: { failureThreshold: 5, recoveryTimeoutMs: 100 } });
       await agent.start();
-      await agent.initializeRedis({ getConnection: () => client });
+      await agent.initializeRedis(redisManagerLike(client));
       assert.equal(agent.getStats().queue.backend, 'redis');
 
       backend.faults.push({ kind: 'status', status: 503, times: Infinity });
