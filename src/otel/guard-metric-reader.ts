@@ -82,8 +82,20 @@ export class GuardMetricReader extends MetricReader {
     }
   }
 
-  protected override async onForceFlush(): Promise<void> {
+  /**
+   * One collect+export that starts after this call. A collection already in
+   * flight (the timer's, waiting on a slow backend) was taken before what the
+   * caller recorded just now: joining it would export without those values,
+   * and at shutdown nothing would collect them again. So it is awaited and
+   * followed by a fresh one (callers waiting together share that one).
+   */
+  private async exportFromNow(): Promise<void> {
+    if (this.running) await this.running;
     await this.exportOnce();
+  }
+
+  protected override async onForceFlush(): Promise<void> {
+    await this.exportFromNow();
     await this.exporter.forceFlush();
   }
 
@@ -102,7 +114,7 @@ export class GuardMetricReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.exportOnce();
+    await this.exportFromNow();
     await this.exporter.shutdown();
   }
 }

@@ -141,6 +141,20 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.deepEqual(neg.map((m) => [m.metric_type, m.value]).sort(), [['request_count', 2], ['threat_level', -0.5]]);
   });
 
+  it('flushBuffer exports a metric sample sent while a periodic metric export is in flight', async () => {
+    const h = handlerFor(url, { flushInterval: 0.1 });
+    await h.start();
+    // The timer's export waits on a slow backend; the sample below comes after its collection.
+    backend.faults.push({ kind: 'delay', ms: 500, times: 1 });
+    await h.sendMetric({ metricType: 'request_count', value: 1, endpoint: '/early' });
+    await until('a metric export in flight', () => h.getStats().metricExporter.inFlight > 0);
+    await h.sendMetric({ metricType: 'request_count', value: 2, endpoint: '/late' });
+    await h.flushBuffer();
+    const sent = backend.metrics.map((m) => [(m.tags as Record<string, string>).endpoint, m.value]).sort();
+    assert.deepEqual(sent, [['/early', 1], ['/late', 2]], 'before, flushBuffer joined the export in flight and /late waited for the next interval');
+    await h.stop();
+  });
+
   it('a clean start, send and stop logs no error', async () => {
     const errors: string[] = [];
     const log = (m: string) => errors.push(m);

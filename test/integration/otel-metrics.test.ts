@@ -10,9 +10,11 @@ import type { AgentConfig } from '../../src/config-types.js';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardInstruments } from '../../src/otel/guard-instruments.js';
 import { GuardMetricExporter } from '../../src/otel/guard-metric-exporter.js';
+import { GuardMetricReader } from '../../src/otel/guard-metric-reader.js';
 import { QueueDrainer } from '../../src/queue/drainer.js';
 import { MemoryFallbackQueue } from '../../src/queue/memory-fallback-queue.js';
 import { HTTPTransport } from '../../src/transport/http-transport.js';
+import { until } from '../helpers/until.js';
 
 const KEY = 'fg_otel_key_0123456789';
 const PROJECT = 'proj_otel_metrics';
@@ -104,6 +106,26 @@ describe('OTel metric pipeline against the dev backend', () => {
     cleanups.push(() => drainer.stop());
     assert.equal(await drainer.drainNow(Date.now() + 3000), true);
     assert.deepEqual((backend.metrics as Wire[]).map((m) => [m.metric_type, m.value]).sort(), [['request_count', 1], ['threat_level', 4]]);
+  });
+
+  it("the guard reader's shutdown collects what was recorded while its timer's export was in flight", async () => {
+    // NodeSDK's sdk.shutdown() (MeterProvider.shutdown) while a periodic export waits on a slow backend.
+    const transport = new HTTPTransport(config, { installIdHomeDir: home });
+    const queue = new MemoryFallbackQueue();
+    const exporter = new GuardMetricExporter({ transport, queue, config });
+    const reader = new GuardMetricReader({ exporter, intervalMs: 60_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    cleanups.push(() => transport.close());
+    const instruments = new GuardInstruments(provider.getMeter('guard-test'));
+    backend.faults.push({ kind: 'delay', ms: 300, times: 1 });
+    instruments.record({ metricType: 'request_count', value: 1, tags: { endpoint: '/early' } });
+    const tick = reader.exportOnce();
+    await until('the export in flight', () => exporter.getStats().inFlight > 0);
+    instruments.record({ metricType: 'request_count', value: 2, tags: { endpoint: '/late' } });
+    await provider.shutdown();
+    await tick;
+    const sent = (backend.metrics as Wire[]).map((m) => [m.tags.endpoint, m.value]).sort();
+    assert.deepEqual(sent, [['/early', 1], ['/late', 2]], 'before, the shutdown joined the export in flight and /late was never collected (not counted either)');
   });
 
   it("after its shutdown, a reader's last collection goes to the queue instead of being refused", async () => {
