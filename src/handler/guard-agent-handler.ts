@@ -33,7 +33,7 @@ import {
   type SecurityMetricInput,
 } from '../models/index.js';
 import { securityEventToLogRecord } from '../otel/event-mapping.js';
-import { GuardInstruments, isNegativeCount, sampleAsRecord } from '../otel/guard-instruments.js';
+import { GuardInstruments, isRefusedNegative, sampleAsRecord } from '../otel/guard-instruments.js';
 import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
@@ -371,11 +371,12 @@ export class GuardAgentHandler {
       diag.warn(`guard-agent: dropped a metric: ${(err as Error).message}`);
       return;
     }
-    if (isNegativeCount(metric)) {
-      // Refused here, counted: the OTel counter behind it would ignore it silently.
+    if (isRefusedNegative(metric)) {
+      // Refused here, counted: the OTel counter or histogram behind it would ignore it silently.
       this.counts.invalidMetrics++;
       this.drop('invalid');
-      diag.warn(`guard-agent: dropped a metric: value: a ${metric.metricType} sample counts up and cannot be negative (got ${metric.value})`);
+      const why = metric.metricType === 'response_time' ? 'is a duration' : 'counts up';
+      diag.warn(`guard-agent: dropped a metric: value: a ${metric.metricType} sample ${why} and cannot be negative (got ${metric.value})`);
       return;
     }
     this.counts.metricsAccepted++;

@@ -86,11 +86,16 @@ function sampleAttributes(m: SecurityMetric): Record<string, string> {
   return attrs;
 }
 
-const COUNTERS: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'bandwidth_usage']);
+/**
+ * Types whose instrument drops a negative value with no count (only a diag
+ * warning): OTel counters only go up, and the histogram takes no negative
+ * value either (a response time below zero has no meaning).
+ */
+const NON_NEGATIVE: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'bandwidth_usage', 'response_time']);
 
-/** A sample the counters cannot take: OTel counters only go up, so a negative count has no meaning on them. */
-export function isNegativeCount(m: SecurityMetric): boolean {
-  return COUNTERS.has(m.metricType) && m.value < 0;
+/** A sample its instrument would drop silently: a negative count or response time. */
+export function isRefusedNegative(m: SecurityMetric): boolean {
+  return m.value < 0 && NON_NEGATIVE.has(m.metricType);
 }
 
 /**

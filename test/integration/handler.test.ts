@@ -141,6 +141,19 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.deepEqual(neg.map((m) => [m.metric_type, m.value]).sort(), [['request_count', 2], ['threat_level', -0.5]]);
   });
 
+  it('refuses a negative response time (the SDK histogram would drop it silently) and counts it invalid', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    await h.sendMetric({ metricType: 'response_time', value: -0.2, endpoint: '/rt' });
+    await h.sendMetric({ metricType: 'response_time', value: 0.2, endpoint: '/rt' });
+    await h.stop();
+    const stats = h.getStats();
+    assert.deepEqual(stats.dropped.atIngest, { invalid: 1 }, 'before, it was counted accepted and never reached the backend');
+    assert.equal(stats.metricsAccepted, 1);
+    const rt = backend.metrics.filter((m) => m.metric_type === 'response_time');
+    assert.deepEqual(rt.map((m) => [m.value, (m.tags as Record<string, string>).count]), [[0.2, '1']]);
+  });
+
   it('flushBuffer exports a metric sample sent while a periodic metric export is in flight', async () => {
     const h = handlerFor(url, { flushInterval: 0.1 });
     await h.start();
