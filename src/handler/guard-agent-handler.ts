@@ -33,7 +33,7 @@ import {
   type SecurityMetricInput,
 } from '../models/index.js';
 import { securityEventToLogRecord } from '../otel/event-mapping.js';
-import { GuardInstruments, isRefusedNegative, sampleAsRecord } from '../otel/guard-instruments.js';
+import { GuardInstruments, sampleAsRecord, sampleValueProblem } from '../otel/guard-instruments.js';
 import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
@@ -371,12 +371,12 @@ export class GuardAgentHandler {
       diag.warn(`guard-agent: dropped a metric: ${(err as Error).message}`);
       return;
     }
-    if (isRefusedNegative(metric)) {
-      // Refused here, counted: the OTel counter or histogram behind it would ignore it silently.
+    const problem = sampleValueProblem(metric);
+    if (problem !== null) {
+      // Refused here, counted: the OTel instrument behind it would ignore it silently, or lose its series' interval.
       this.counts.invalidMetrics++;
       this.drop('invalid');
-      const why = metric.metricType === 'response_time' ? 'is a duration' : 'counts up';
-      diag.warn(`guard-agent: dropped a metric: value: a ${metric.metricType} sample ${why} and cannot be negative (got ${metric.value})`);
+      diag.warn(`guard-agent: dropped a metric: value: a ${metric.metricType} sample ${problem} (got ${metric.value})`);
       return;
     }
     this.counts.metricsAccepted++;

@@ -87,15 +87,28 @@ function sampleAttributes(m: SecurityMetric): Record<string, string> {
 }
 
 /**
- * Types whose instrument drops a negative value with no count (only a diag
- * warning): OTel counters only go up, and the histogram takes no negative
- * value either (a response time below zero has no meaning).
+ * Types whose samples the SDK sums over the interval (counters, and the
+ * histogram's sum behind the mean). Their instruments drop a negative value
+ * with no count (only a diag warning): OTel counters only go up, and the
+ * histogram takes no negative value either.
  */
-const NON_NEGATIVE: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'bandwidth_usage', 'response_time']);
+const SUMMED: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'bandwidth_usage', 'response_time']);
 
-/** A sample its instrument would drop silently: a negative count or response time. */
-export function isRefusedNegative(m: SecurityMetric): boolean {
-  return m.value < 0 && NON_NEGATIVE.has(m.metricType);
+/**
+ * Largest sample a summed type takes. A larger one is no count, byte count or
+ * duration, and in the interval's sum it hides the others: from 2^53 on, one
+ * added to it is lost to rounding, and two samples of 1e308 make the sum
+ * Infinity, which the exporter cannot send, so the whole series of that
+ * interval (its valid samples too) was skipped.
+ */
+export const MAX_SUMMED_SAMPLE = Number.MAX_SAFE_INTEGER;
+
+/** Why the instrument cannot take this sample as sent (the warning's words), or null when it can. */
+export function sampleValueProblem(m: SecurityMetric): string | null {
+  const v = m.value;
+  if ((v >= 0 && v <= MAX_SUMMED_SAMPLE) || !SUMMED.has(m.metricType)) return null;
+  if (v > 0) return `is summed over the interval and must be at most ${MAX_SUMMED_SAMPLE} (2^53 - 1)`;
+  return m.metricType === 'response_time' ? 'is a duration and cannot be negative' : 'counts up and cannot be negative';
 }
 
 /**

@@ -154,6 +154,29 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.deepEqual(rt.map((m) => [m.value, (m.tags as Record<string, string>).count]), [[0.2, '1']]);
   });
 
+  it('refuses a summed sample above 2^53 - 1 and counts it invalid: the valid samples of its series still arrive', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    await h.sendMetric({ metricType: 'bandwidth_usage', value: 1e308, endpoint: '/huge' });
+    await h.sendMetric({ metricType: 'bandwidth_usage', value: 1e308, endpoint: '/huge' });
+    await h.sendMetric({ metricType: 'bandwidth_usage', value: 5, endpoint: '/huge' });
+    await h.sendMetric({ metricType: 'response_time', value: 1e20, endpoint: '/huge' });
+    await h.sendMetric({ metricType: 'response_time', value: 0.25, endpoint: '/huge' });
+    await h.sendMetric({ metricType: 'request_count', value: Number.MAX_SAFE_INTEGER, endpoint: '/max' });
+    await h.sendMetric({ metricType: 'threat_level', value: 1e300, endpoint: '/huge' }); // a level is not summed
+    await h.stop();
+    const stats = h.getStats();
+    assert.deepEqual(stats.dropped.atIngest, { invalid: 3 });
+    const sent = backend.metrics.map((m) => [m.metric_type, (m.tags as Record<string, string>).endpoint, m.value]).sort();
+    // Before: the two 1e308 made the interval's sum Infinity and the whole series (the 5 too) was skipped; 1e20 s hid the 0.25 s.
+    assert.deepEqual(sent, [
+      ['bandwidth_usage', '/huge', 5],
+      ['request_count', '/max', Number.MAX_SAFE_INTEGER],
+      ['response_time', '/huge', 0.25],
+      ['threat_level', '/huge', 1e300],
+    ]);
+  });
+
   it('flushBuffer exports a metric sample sent while a periodic metric export is in flight', async () => {
     const h = handlerFor(url, { flushInterval: 0.1 });
     await h.start();
