@@ -33,7 +33,7 @@ import {
   type SecurityMetricInput,
 } from '../models/index.js';
 import { securityEventToLogRecord } from '../otel/event-mapping.js';
-import { GuardInstruments, sampleAsRecord, sampleValueProblem } from '../otel/guard-instruments.js';
+import { GuardInstruments, sampleAsRecord, sampleProblem } from '../otel/guard-instruments.js';
 import type { GuardInstrumentation } from '../otel/guard-instrumentation.js';
 import type { LoggerLike } from '../otel/otel-line.js';
 import { createLoggerProvider, createMeterProvider } from '../otel/sdk-compat.js';
@@ -371,12 +371,12 @@ export class GuardAgentHandler {
       diag.warn(`guard-agent: dropped a metric: ${(err as Error).message}`);
       return;
     }
-    const problem = sampleValueProblem(metric);
+    const problem = sampleProblem(metric);
     if (problem !== null) {
-      // Refused here, counted: the OTel instrument behind it would ignore it silently, or lose its series' interval.
+      // Refused here, counted: the instrument would ignore it silently, lose its series' interval, or the wire a tag.
       this.counts.invalidMetrics++;
       this.drop('invalid');
-      diag.warn(`guard-agent: dropped a metric: value: a ${metric.metricType} sample ${problem} (got ${metric.value})`);
+      diag.warn(`guard-agent: dropped a metric: ${problem}`);
       return;
     }
     this.counts.metricsAccepted++;

@@ -103,12 +103,30 @@ const SUMMED: ReadonlySet<string> = new Set(['request_count', 'error_rate', 'ban
  */
 export const MAX_SUMMED_SAMPLE = Number.MAX_SAFE_INTEGER;
 
-/** Why the instrument cannot take this sample as sent (the warning's words), or null when it can. */
-export function sampleValueProblem(m: SecurityMetric): string | null {
+/**
+ * Tags the exporter writes on a response_time record: the interval's count,
+ * min and max (metric-mapping). A sample's own tag of that name would be
+ * overwritten on the wire, so such a sample is refused instead.
+ */
+export const RESPONSE_TIME_TAGS: readonly string[] = ['count', 'min', 'max'];
+
+/**
+ * Why the instruments cannot take this sample as sent, as "field: reason"
+ * (the warning's words), or null when they can.
+ */
+export function sampleProblem(m: SecurityMetric): string | null {
+  const type = m.metricType;
+  if (type === 'response_time') {
+    const tags = m.tags;
+    for (let i = 0; i < RESPONSE_TIME_TAGS.length; i++) {
+      const name = RESPONSE_TIME_TAGS[i];
+      if (tags[name] !== undefined) return `tags.${name}: a response_time record carries the interval's ${name} in this tag; give yours another name`;
+    }
+  }
   const v = m.value;
-  if ((v >= 0 && v <= MAX_SUMMED_SAMPLE) || !SUMMED.has(m.metricType)) return null;
-  if (v > 0) return `is summed over the interval and must be at most ${MAX_SUMMED_SAMPLE} (2^53 - 1)`;
-  return m.metricType === 'response_time' ? 'is a duration and cannot be negative' : 'counts up and cannot be negative';
+  if ((v >= 0 && v <= MAX_SUMMED_SAMPLE) || !SUMMED.has(type)) return null;
+  if (v > 0) return `value: a ${type} sample is summed over the interval and must be at most ${MAX_SUMMED_SAMPLE} (2^53 - 1) (got ${v})`;
+  return `value: a ${type} sample ${type === 'response_time' ? 'is a duration' : 'counts up'} and cannot be negative (got ${v})`;
 }
 
 /**

@@ -153,6 +153,7 @@ function mapMetric(metric: MetricData, type: MetricType, out: SecurityMetric[], 
           stats.emptyDataPoints++;
           continue;
         }
+        // Over the series' own attributes of these names (RESPONSE_TIME_TAGS: sendMetric refuses samples that carry them).
         const tags: Record<string, string> = { count: String(count) };
         // min/max of a cumulative histogram cover its whole life, not the interval: only sent for deltas.
         if (!isCumulative && h.min !== undefined && Number.isFinite(h.min)) tags.min = String(h.min * scale);

@@ -154,6 +154,28 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     assert.deepEqual(rt.map((m) => [m.value, (m.tags as Record<string, string>).count]), [[0.2, '1']]);
   });
 
+  it('refuses a response time tagged count, min or max (the record carries its own there), naming the tag', async () => {
+    const warnings: string[] = [];
+    diag.setLogger({ error: () => undefined, warn: (m: string) => warnings.push(m), info: () => undefined, debug: () => undefined, verbose: () => undefined }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    try {
+      const h = handlerFor(url);
+      await h.start();
+      await h.sendMetric({ metricType: 'response_time', value: 0.1, tags: { endpoint: '/c', count: 'mine' } });
+      await h.sendMetric({ metricType: 'response_time', value: 0.3, tags: { endpoint: '/c', max: 'x' } });
+      await h.sendMetric({ metricType: 'response_time', value: 0.2, tags: { endpoint: '/c' } });
+      await h.sendMetric({ metricType: 'request_count', value: 1, tags: { endpoint: '/c', count: 'any' } }); // only response_time sets these
+      await h.stop();
+      assert.deepEqual(h.getStats().dropped.atIngest, { invalid: 2 });
+      assert.ok(warnings.some((w) => w.includes('tags.count')) && warnings.some((w) => w.includes('tags.max')), warnings.join('\n'));
+      const rt = backend.metrics.filter((m) => m.metric_type === 'response_time');
+      // Before: all three were sent, the app's count 'mine' and max 'x' overwritten by the interval's count and max.
+      assert.deepEqual(rt.map((m) => [m.value, m.tags]), [[0.2, { endpoint: '/c', count: '1', min: '0.2', max: '0.2' }]]);
+      assert.deepEqual(backend.metrics.filter((m) => m.metric_type === 'request_count').map((m) => m.tags), [{ endpoint: '/c', count: 'any' }]);
+    } finally {
+      diag.disable();
+    }
+  });
+
   it('refuses a summed sample above 2^53 - 1 and counts it invalid: the valid samples of its series still arrive', async () => {
     const h = handlerFor(url);
     await h.start();
