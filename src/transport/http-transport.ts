@@ -119,7 +119,7 @@ export class HTTPTransport {
       if (batch.items.length === 0) return { outcome: 'delivered', delivered: 0, dropped: [], pending: [] };
       if (this.closed) return pendingReport(batch, 'retry_later');
       const gate = this.partial[batch.kind].gateUntil - this.now();
-      if (gate > 0) return { ...pendingReport(batch, 'retry_later'), retryAfterMs: gate };
+      if (gate > 0) return { ...pendingReport(batch, 'retry_later'), retryAfterMs: gate, kindBackoff: true };
       return await this.sendOne(batch, opts);
     } catch (err) {
       // A bug must not lose data or reach the host app: hand the batch back.
@@ -338,7 +338,7 @@ export class HTTPTransport {
               `kept pending, backing off up to ${Math.round(gate / 1000)} s between attempts`,
           );
         }
-        return withExtras(pendingReport(tried, 'retry_later'), gate, status);
+        return { ...withExtras(pendingReport(tried, 'retry_later'), gate, status), kindBackoff: true };
       }
       case 'permanent': {
         const detail = this.safeSummary(r.res.body);
@@ -547,13 +547,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Merges sub-reports (byte-split batches, 413 halves). Delivered counts and
  * drops add up; pending batches are kept; the outcome is 'delivered' when
  * nothing is pending, 'partial' when some items got through and some are
- * pending, else the first pending sub-report's reason.
+ * pending, else the first pending sub-report's reason. `kindBackoff` holds
+ * when every sub-report with pending items says so.
  */
 export function mergeReports(reports: SendReport[]): SendReport {
   const merged: SendReport = { outcome: 'delivered', delivered: 0, dropped: [], pending: [] };
   const drops = new Map<DropReason, number>();
   let firstPendingOutcome: SendReport['outcome'] | null = null;
+  let kindBackoff = true;
   for (const r of reports) {
+    if (r.pending.length > 0 && r.kindBackoff !== true) kindBackoff = false;
     merged.delivered += r.delivered;
     for (const d of r.dropped) drops.set(d.reason, (drops.get(d.reason) ?? 0) + d.count);
     merged.pending.push(...r.pending);
@@ -562,6 +565,9 @@ export function mergeReports(reports: SendReport[]): SendReport {
     if (r.lastStatus !== undefined) merged.lastStatus = r.lastStatus;
   }
   merged.dropped = [...drops].map(([reason, count]) => ({ reason, count }));
-  if (merged.pending.length > 0) merged.outcome = merged.delivered > 0 ? 'partial' : (firstPendingOutcome ?? 'retry_later');
+  if (merged.pending.length > 0) {
+    merged.outcome = merged.delivered > 0 ? 'partial' : (firstPendingOutcome ?? 'retry_later');
+    if (kindBackoff) merged.kindBackoff = true;
+  }
   return merged;
 }

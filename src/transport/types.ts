@@ -68,6 +68,14 @@ export interface SendReport {
   retryAfterMs?: number;
   /** HTTP status of the last response, when there was one. */
   lastStatus?: number;
+  /**
+   * True when what is pending is pending only because the backend refused
+   * this batch's kind with 2xx `success: false` (an events quota), now or
+   * within that kind's backoff gate (`retryAfterMs`). The backend answered:
+   * batches of the other kind can still be sent. Absent for a backend that
+   * is down, erring, rate limiting or refusing the API key.
+   */
+  kindBackoff?: boolean;
 }
 
 export interface SendOptions {

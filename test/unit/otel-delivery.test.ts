@@ -105,6 +105,29 @@ describe('QueueDrainer', () => {
     assert.equal(queue.stats().depthBatches, 0);
   });
 
+  it('a kind refused with success:false holds back only that kind, up to maxHeldBackPerTick, without holding the next tick', async () => {
+    const events = (): WireBatch => ({ ...batch(1), kind: 'events', idempotencyKeys: ['k'] });
+    const refused = (b: WireBatch): SendReport => ({ ...pending(b), retryAfterMs: 60_000, kindBackoff: true });
+    const run = async (maxHeldBackPerTick: number) => {
+      const queue = new MemoryFallbackQueue();
+      const queued = [events(), events(), events(), batch(1)];
+      for (const b of queued) await queue.enqueue(b);
+      const sender = new ScriptedSender([async (b) => (b.kind === 'events' ? refused(b) : delivered(b))]);
+      const drainer = new QueueDrainer({ transport: sender, queue, maxBatchesPerTick: 2, maxHeldBackPerTick });
+      await drainer.tick();
+      const left = (await queue.take(10)).map((q) => q.batch.batchId);
+      return { calls: sender.calls.map((b) => b.kind), drainer, left, queued: queued.map((b) => b.batchId) };
+    };
+    const bounded = await run(2);
+    assert.deepEqual(bounded.calls, ['events'], 'the two events behind the refused one are held back unsent; the bound ends the tick');
+    assert.deepEqual(bounded.left, bounded.queued, 'all released, oldest first');
+    const reached = await run(3);
+    assert.deepEqual(reached.calls, ['events', 'metrics']);
+    assert.deepEqual(reached.left, reached.queued.slice(0, 3), 'the events stay, in order');
+    await reached.drainer.tick();
+    assert.equal(reached.drainer.getStats().skippedTicks, 0, "the events' gate does not hold the drainer's next tick");
+  });
+
   it('skips ticks while the breaker is open or auth failed, and after a Retry-After', async () => {
     const queue = new MemoryFallbackQueue();
     await queue.enqueue(batch(1));
