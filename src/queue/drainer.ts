@@ -71,6 +71,8 @@ export const DEFAULT_MAX_HELD_BACK_PER_TICK = 50;
 interface BatchResult {
   acked: boolean;
   next: 'go' | 'down' | 'kind_backoff';
+  /** With 'kind_backoff': how long that kind's gate stays closed, ms. */
+  gateMs?: number;
 }
 
 export class QueueDrainer {
@@ -179,6 +181,8 @@ export class QueueDrainer {
     let heldBack = 0;
     let down = false; // the backend failed, or the abort or deadline came: nothing more this tick
     let stop = false;
+    let gateMs = Infinity; // the shortest gate of the kinds refused this tick
+    let sentPastRefusal = 0; // batches of another kind reached by looking past a refused one
     try {
       while (!stop && sent < max) {
         // While a kind is refused, take whole ticks' worth: its batches are skipped without a request.
@@ -194,6 +198,7 @@ export class QueueDrainer {
             if (++heldBack >= this.maxHeldBackPerTick) stop = true;
           } else {
             sent++;
+            if (refused.size > 0) sentPastRefusal++;
             unsettled.push(q.id); // until acked (a throw below must not leave it in flight)
             const r = await this.replayOne(q, deadline);
             if (r.acked) {
@@ -201,10 +206,19 @@ export class QueueDrainer {
               acked++;
             }
             if (r.next === 'down') down = stop = true;
-            else if (r.next === 'kind_backoff') refused.add(q.batch.kind);
+            else if (r.next === 'kind_backoff') {
+              refused.add(q.batch.kind);
+              gateMs = Math.min(gateMs, r.gateMs ?? 0);
+            }
           }
         }
         if (batch.length < want) break; // nothing more waiting
+      }
+      // Looking past the refused kind found nothing else to send: the queue holds only what the
+      // gate refuses. Later ticks wait for the gate instead of taking and releasing the same batches
+      // (up to maxHeldBackPerTick of them from Redis) every interval while it stays closed.
+      if (refused.size > 0 && sentPastRefusal === 0 && !down && gateMs > 0 && gateMs !== Infinity) {
+        this.backoffUntil = Math.max(this.backoffUntil, Date.now() + gateMs);
       }
       return { taken, acked, down };
     } finally {
@@ -231,14 +245,15 @@ export class QueueDrainer {
     this.s.itemsDelivered += report.delivered;
     for (const d of report.dropped) countDrop(this.s.dropped, d.reason, d.count);
     const notDelivered: BatchResult['next'] = kindOnly ? 'kind_backoff' : 'down';
+    const gate = kindOnly ? { gateMs: report.retryAfterMs ?? 0 } : {};
     const untouched = report.delivered === 0 && report.dropped.length === 0;
-    if (untouched && report.outcome !== 'delivered') return { acked: false, next: notDelivered };
+    if (untouched && report.outcome !== 'delivered') return { acked: false, next: notDelivered, ...gate };
     // Something was delivered or dropped: queue what is left (fresh 413 halves) before removing the original,
     // so a crash in between duplicates rather than loses.
     for (const pending of report.pending) await this.queue.enqueue(pending);
     await this.queue.ack([q.id]);
     this.s.acked++;
-    return { acked: true, next: report.outcome === 'delivered' ? 'go' : notDelivered };
+    return { acked: true, next: report.outcome === 'delivered' ? 'go' : notDelivered, ...gate };
   }
 
   getStats(): QueueDrainerStats {

@@ -135,10 +135,20 @@ for (const store of ['memory', 'redis'] as const) {
       assert.equal(backend.batches.filter((b) => b.path === '/api/v1/events').length, 1);
       assert.equal(queue.stats().depthBatches, events.length);
 
-      // The backend takes events again and the gate has passed: every event arrives, oldest batch first.
+      // With nothing but refused events left, the drainer waits for the events gate (10 s of real
+      // time) instead of taking and releasing them every tick.
+      await d.tick(); // the tick that finds nothing past the refused events (if none did yet)
+      const skipped = d.getStats().skippedTicks;
+      assert.equal(await d.tick().then(() => d.getStats().skippedTicks), skipped + 1, 'a tick while the gate is closed is skipped');
+      await d.stop();
+
+      // The backend takes events again and the gate has passed (the transport's clock moved; a new
+      // drainer, as this one would still wait the gate out in real time): every event arrives, oldest batch first.
       backend.faults.clear();
       offset += 10_001;
-      d.start();
+      const d2 = new QueueDrainer({ transport, queue, intervalMs: 20, maxBatchesPerTick: 2 });
+      drainer = d2;
+      d2.start();
       await until('the queue to empty', () => queue.stats().depthBatches === 0 && backend.events.length === 14);
       const eventPosts = backend.batches.filter((b) => b.path === '/api/v1/events').map((b) => b.batchId);
       assert.deepEqual(eventPosts, [events[0].batchId, ...events.map((b) => b.batchId)], 'the refused one, then every events batch oldest first, each once');
@@ -146,7 +156,20 @@ for (const store of ['memory', 'redis'] as const) {
         backend.events.map((e) => e.idempotency_key),
         events.flatMap((b) => b.idempotencyKeys),
       );
-      assert.equal(d.getStats().acked, events.length + metrics.length);
+      assert.equal(d2.getStats().acked, events.length);
+    });
+
+    it('while only refused batches are queued, waits for their gate instead of taking and releasing them every tick', async () => {
+      for (let i = 0; i < 3; i++) await queue.enqueue(eventsBatch(2));
+      backend.faults.push({ kind: 'successFalse', times: Infinity, path: '/api/v1/events' });
+      const d = new QueueDrainer({ transport, queue, intervalMs: 10, maxBatchesPerTick: 2 });
+      drainer = d;
+      d.start();
+      await until('ten skipped ticks', () => d.getStats().skippedTicks >= 10);
+      const st = d.getStats();
+      assert.deepEqual({ replayed: st.replayed, released: st.released, acked: st.acked }, { replayed: 1, released: 3, acked: 0 }, 'one tick took them, later ticks did not');
+      assert.equal(backend.batches.length, 1, 'one refused POST');
+      assert.equal(queue.stats().depthBatches, 3);
     });
 
     it('still stops the whole tick when the backend is down, and keeps the queue oldest first', async () => {
