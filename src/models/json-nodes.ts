@@ -8,9 +8,13 @@
  * values than an event's byte cap cannot fit it anyway.
  *
  * The walk stops at `limit`, so it costs at most `limit` steps whatever the
- * data. It counts what the codec writes: a cycle is one marker, nesting
- * deeper than the codec's depth bound one marker; values with a `toJSON`,
- * Maps and Sets count as one (a lower bound is enough to be safe).
+ * data. It counts what the codec may write: a cycle is one marker, nesting
+ * deeper than the codec's depth bound one marker, a Date or a Buffer one
+ * value. What a `toJSON` returns, and the entries of Maps and Sets, are
+ * walked like the rest: JSON.stringify writes the former, the codec's
+ * sanitising walk (taken when the data holds a function, a BigInt, ...) the
+ * latter, so counting either as one let a small wrapper around shared parts
+ * through, and it held the event loop as long as unwrapped data did.
  */
 
 /** The codec's depth bound (json-safe.ts): deeper data becomes one marker. */
@@ -18,7 +22,8 @@ const MAX_DEPTH = 32;
 
 export function jsonValuesExceed(value: unknown, limit: number): boolean {
   // Fast path, for what sendEvent almost always gets: an object of primitives (no walk, no Set).
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+  // Not for an object with a toJSON (its own or its class's): JSON writes what that returns.
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
     const rec = value as Record<string, unknown>;
     let values = 1;
     let flat = true;
@@ -40,10 +45,21 @@ export function jsonValuesExceed(value: unknown, limit: number): boolean {
 function valuesLeft(value: unknown, path: Set<object>, depth: number, left: number): number {
   if (--left < 0) return -1;
   if (value === null || typeof value !== 'object') return left;
-  if (path.has(value) || depth >= MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return left;
-  if (value instanceof Map || value instanceof Set || Buffer.isBuffer(value)) return left;
+  if (path.has(value) || depth >= MAX_DEPTH || value instanceof Date || Buffer.isBuffer(value)) return left;
   path.add(value);
-  if (Array.isArray(value)) {
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    // As the codec: what toJSON returns is written in the value's place (one level deeper).
+    try {
+      left = valuesLeft(toJSON.call(value), path, depth + 1, left + 1);
+    } catch {
+      // The codec writes a marker for a toJSON that throws.
+    }
+  } else if (value instanceof Map) {
+    for (const v of value.values()) if ((left = valuesLeft(v, path, depth + 1, left)) < 0) break;
+  } else if (value instanceof Set) {
+    for (const v of value) if ((left = valuesLeft(v, path, depth + 1, left)) < 0) break;
+  } else if (Array.isArray(value)) {
     for (let i = 0; i < value.length && left >= 0; i++) left = valuesLeft(value[i], path, depth + 1, left);
   } else {
     const rec = value as Record<string, unknown>;

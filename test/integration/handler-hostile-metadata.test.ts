@@ -53,6 +53,35 @@ describe('sendEvent with app data whose JSON expansion is huge (real dev backend
     });
   }
 
+  it('the same graph behind a toJSON (a property, or the metadata\'s own class) or inside a Map or Set next to a value JSON cannot write is cut too', async () => {
+    h = new GuardAgentHandler({ apiKey: KEY, endpoint: url, projectId: 'hostile', flushInterval: 0.05 }, { env: {}, stopBeforeExit: false });
+    await h.start();
+    // JSON.stringify writes what toJSON returns; a function or a BigInt sends the codec's walk into Maps and Sets.
+    class Doc {
+      constructor(readonly g: unknown) {}
+      toJSON(): unknown {
+        return this.g;
+      }
+    }
+    const hostile: [string, Record<string, unknown>][] = [
+      ['toJSON property', { graph: { toJSON: () => sharedGraph(40) } }],
+      ['own class toJSON', new Doc(sharedGraph(40)) as unknown as Record<string, unknown>],
+      ['Map and a function', { graph: new Map([['g', sharedGraph(40)]]), onDone: () => undefined }],
+      ['Set and a BigInt', { graph: new Set([sharedGraph(40)]), n: 1n }],
+    ];
+    // Without the bound each of these holds the event loop for hours (2 s at 20 levels): the test times out.
+    for (const [reason, metadata] of hostile) await h.sendEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.9', reason, metadata });
+    await h.sendEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.9', reason: 'ordinary', metadata: { when: new Date(0), tags: new Set(['a', 'b']), doc: new Doc({ id: 7 }) } });
+    await until('every event delivered', () => backend.events.length === 5, 10_000);
+    for (const [reason] of hostile) {
+      const meta = backend.events.find((e) => e.reason === reason)!.metadata as Record<string, unknown>;
+      assert.equal(meta._guard_truncated, true, reason);
+      assert.equal(meta.original_bytes, null, reason);
+    }
+    assert.deepEqual(backend.events.find((e) => e.reason === 'ordinary')!.metadata, { when: '1970-01-01T00:00:00.000Z', tags: {}, doc: { id: 7 } });
+    assert.equal(h.getStats().codec.truncated, 4);
+  });
+
   it('ordinary metadata is untouched: a cycle becomes its marker, a large but flat value is cut by the codec with its exact size', async () => {
     h = new GuardAgentHandler({ apiKey: KEY, endpoint: url, projectId: 'hostile', flushInterval: 0.05 }, { env: {}, stopBeforeExit: false });
     await h.start();

@@ -32,4 +32,23 @@ describe('models/json-nodes: jsonValuesExceed', () => {
     proto.own = 1;
     assert.equal(jsonValuesExceed(proto, 2), false);
   });
+
+  it('walks what a toJSON returns and the entries of Maps and Sets (the codec writes them), a Date or a Buffer being one value', () => {
+    let x: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 40; i++) x = { a: x, b: x };
+    assert.equal(jsonValuesExceed({ g: { toJSON: () => x } }, 65_536), true, 'toJSON property');
+    assert.equal(jsonValuesExceed({ toJSON: () => x }, 65_536), true, 'the object itself has a toJSON (no fast path)');
+    class Doc {
+      toJSON(): unknown {
+        return x;
+      }
+    }
+    assert.equal(jsonValuesExceed(new Doc(), 65_536), true, 'a class toJSON');
+    assert.equal(jsonValuesExceed({ g: new Map([['k', x]]) }, 65_536), true, 'Map entries');
+    assert.equal(jsonValuesExceed({ g: new Set([x]) }, 65_536), true, 'Set items');
+    assert.equal(jsonValuesExceed({ g: { toJSON: () => ({ a: 1, b: 2 }) } }, 4), false, 'the wrapper and what it returns are one value: 1 + 1 + 2');
+    assert.equal(jsonValuesExceed({ g: { toJSON: () => ({ a: 1, b: 2 }) } }, 3), true);
+    assert.equal(jsonValuesExceed({ g: { toJSON: () => { throw new Error('no'); } } }, 2), false, 'a throwing toJSON is one marker');
+    assert.equal(jsonValuesExceed({ d: new Date(0), b: Buffer.alloc(1000), a: [] }, 4), false);
+  });
 });
