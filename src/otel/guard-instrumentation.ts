@@ -399,7 +399,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     const ignore = cfg.ignorePaths;
     if (ignore !== undefined && ignore.length > 0 && isIgnored(pathOf(req.url), ignore)) return RequestDecision.Ignore;
     // Remembered on the socket now (once per connection): a response whose connection closes is reported after the address is gone.
-    if (cfg.emitEvents !== false) socketAddressOf(req.socket);
+    // A custom sink reads every observation's clientIp, with the guard's own events off too.
+    if (cfg.emitEvents !== false || this.sink !== undefined) socketAddressOf(req.socket);
     const gate = this.gate;
     if (gate !== undefined) {
       const answer = runGate(gate, req, res, 'request gate');

@@ -16,6 +16,7 @@ import { AggregationTemporality, InMemoryMetricExporter, type MeterProvider, typ
 import { GuardInstrumentation, type GuardInstrumentationConfig, type RequestObservation } from '../../src/otel/guard-instrumentation.js';
 import { createMeterProvider, createPeriodicReader } from '../../src/otel/sdk-compat.js';
 import { cleanupsAfterEach, usingHarness } from '../helpers/cleanups.js';
+import { until } from '../helpers/until.js';
 
 type Emitted = Record<string, any>;
 
@@ -268,6 +269,21 @@ describe('GuardInstrumentation with real servers', function () {
     await (await fetch(`${base}/users/2`)).arrayBuffer();
     await settle();
     assert.deepEqual(seen.map((o) => [o.path, o.status, o.aborted]), [['/destroyed', 499, true], ['/users/2', 200, false]]);
+  });
+
+  it('a custom request sink gets the client address of a request whose connection closed, events off too', async () => {
+    // emitEvents: false is for apps whose own sink handles 401/403/429: the sink still needs the client.
+    const h = use(harness({ emitEvents: false }));
+    const seen: RequestObservation[] = [];
+    h.inst.setRequestSink({ onRequestFinished: (o) => void seen.push(o) });
+    const base = await serve((req, res) => {
+      res.writeHead(401, { 'content-type': 'text/plain' });
+      res.write('part');
+      setTimeout(() => res.destroy(), 20);
+    });
+    await fetch(`${base}/half-denied`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    await until('the request reported', () => seen.length === 1);
+    assert.deepEqual([seen[0].status, seen[0].aborted, seen[0].clientIp], [401, true, '127.0.0.1']);
   });
 
   it('disable() stops observing; enable() resumes', async () => {
