@@ -33,17 +33,27 @@ export function hideSecretsWhenPrinted(config: object, secretFields: readonly st
 }
 
 /**
- * Keeps `fields` of `target` out of `util.inspect` and `JSON.stringify` by
- * making them non-enumerable; reading and assigning them is unchanged. For
+ * Keeps `fields` of `target` out of `util.inspect` (showHidden included) and
+ * `JSON.stringify` by making them non-enumerable accessors; reading and
+ * assigning them is unchanged. For
  * fields holding a Redis client (ioredis keeps the password in its options)
  * or key material, so printing an object of the agent at any depth (the
  * `guardAgent()` setup, an exporter) shows none of it.
  */
 export function keepOutOfPrint(target: object, ...fields: string[]): void {
   for (const field of fields) {
-    // A field not defined yet (no initializer, set later) is defined here, still writable.
-    const own = Object.getOwnPropertyDescriptor(target, field) ?? { value: undefined, writable: true, configurable: true };
-    Object.defineProperty(target, field, { ...own, enumerable: false });
+    // An accessor, not just a non-enumerable value: util.inspect with showHidden prints hidden
+    // values (and the ioredis options in them, password included) but shows an accessor as
+    // [Getter/Setter] without calling it. A field not defined yet (set later) starts undefined.
+    let value: unknown = Object.getOwnPropertyDescriptor(target, field)?.value;
+    Object.defineProperty(target, field, {
+      get: () => value,
+      set: (v: unknown) => {
+        value = v;
+      },
+      enumerable: false,
+      configurable: true,
+    });
   }
 }
 

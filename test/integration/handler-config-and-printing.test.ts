@@ -117,10 +117,12 @@ describe('GuardAgentHandler: printing and live config (real dev backend, real Re
     const flushed = h.flushBuffer(5000);
     await until('the request in flight', () => h.getStats().transport.requestsSent > sentBefore);
     const keyBytes = Buffer.from(ENC_KEY, 'base64url');
-    for (const depth of [2, 6, Infinity]) {
-      const text = inspect(setup, { depth, showHidden: false });
-      for (const secret of [KEY, SIGNING, ENC_KEY, REDIS_PASSWORD, inspect(keyBytes).slice(8, 40)]) {
-        assert.ok(!text.includes(secret), `inspect(setup, { depth: ${depth} }) shows a secret`);
+    for (const showHidden of [false, true]) {
+      for (const depth of [2, 6, Infinity]) {
+        const text = inspect(setup, { depth, showHidden });
+        for (const secret of [KEY, SIGNING, ENC_KEY, REDIS_PASSWORD, inspect(keyBytes).slice(8, 40)]) {
+          assert.ok(!text.includes(secret), `inspect(setup, { depth: ${depth}, showHidden: ${showHidden} }) shows a secret`);
+        }
       }
     }
     await flushed;
