@@ -57,7 +57,7 @@ export interface EnforcementStats {
 type Blocked = Extract<Decision, { action: 'block' }>;
 
 export class Enforcement {
-  private readonly options: EnforcementOptions;
+  private options: EnforcementOptions;
   private engine: RuleEngine | null = null;
   private limiter: SlidingWindowLimiter = new MemorySlidingWindow();
   private forbiddenBody = jsonBody('Access denied', null);
@@ -69,6 +69,11 @@ export class Enforcement {
 
   get mode(): EnforcementMode {
     return this.options.mode;
+  }
+
+  /** New settings from GuardInstrumentation.setConfig; the next request uses them. */
+  configure(settings: Pick<EnforcementOptions, 'mode' | 'trustedProxyDepth' | 'countryHeader'>): void {
+    this.options = { emit: this.options.emit, source: this.options.source, ...settings };
   }
 
   /** True while rules are in force (the gate has something to check). */

@@ -34,7 +34,7 @@ import type { SecurityEventInput } from '../models/security-event.js';
 import type { SlidingWindowLimiter } from '../rules/sliding-window.js';
 import { VERSION } from '../version.js';
 import { clientIp, socketAddressOf } from './client-ip.js';
-import { countryFrom, Enforcement, type EnforcementMode, type EnforcementStats } from './enforcement.js';
+import { countryFrom, Enforcement, type EnforcementMode, type EnforcementOptions, type EnforcementStats } from './enforcement.js';
 import { RequestTotals, RESPONSE_TIME_BUCKETS_S, RESPONSE_TIME_DESCRIPTION } from './guard-instruments.js';
 import { HttpServerObserver, RequestDecision, type FinishedRequest } from './http-observer.js';
 import { checkInstrumentationConfig } from './instrumentation-config.js';
@@ -214,14 +214,28 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   constructor(config: GuardInstrumentationConfig = {}) {
     super(GUARD_INSTRUMENTATION_NAME, VERSION, checkInstrumentationConfig(config));
     this.enforcer = new Enforcement({
-      mode: config.mode === 'enforce' ? 'enforce' : 'monitor',
-      trustedProxyDepth: config.trustedProxyDepth ?? 0,
-      ...(config.countryHeader ? { countryHeader: config.countryHeader.toLowerCase() } : {}),
+      ...enforcementSettings(config),
       emit: () => (this._config.emitEvents === false ? undefined : this.emitEvent),
       source: GUARD_INSTRUMENTATION_NAME,
     });
     this.constructed = true;
     if (this._config.enabled !== false) this.enable();
+  }
+
+  /**
+   * InstrumentationBase's live reconfiguration, checked as the constructor
+   * checks (a GuardAgentConfigError naming the field; the config in force
+   * stays) and applied to the rules check too: mode, trustedProxyDepth and
+   * countryHeader are the enforcer's, the other options are read per request.
+   * `enabled` is not acted on here, as in InstrumentationBase: call enable() or disable().
+   */
+  override setConfig(config: GuardInstrumentationConfig = {}): void {
+    checkInstrumentationConfig(config);
+    super.setConfig(config);
+    // The base constructor calls this before the enforcer exists; the constructor builds it from the same config.
+    if (this.constructed !== true) return;
+    this.enforcer?.configure(enforcementSettings(config));
+    this.updateGateActive();
   }
 
   /** No module patching: requests are observed through diagnostics_channel. */
@@ -594,4 +608,13 @@ function runGate(gate: RequestGate, req: IncomingMessage, res: ServerResponse, w
   }
   if (typeof result === 'object' && result !== null && typeof result.then === 'function') return result;
   return result === true || res.writableEnded || res.headersSent ? RequestDecision.Answered : RequestDecision.Observe;
+}
+
+/** The enforcer's part of the configuration. */
+function enforcementSettings(config: GuardInstrumentationConfig): Pick<EnforcementOptions, 'mode' | 'trustedProxyDepth' | 'countryHeader'> {
+  return {
+    mode: config.mode === 'enforce' ? 'enforce' : 'monitor',
+    trustedProxyDepth: config.trustedProxyDepth ?? 0,
+    ...(config.countryHeader ? { countryHeader: config.countryHeader.toLowerCase() } : {}),
+  };
 }

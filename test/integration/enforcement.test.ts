@@ -310,4 +310,23 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
     );
     assert.ok(!backend.events.some((e) => e.action_taken === 'request_blocked'));
   });
+
+  it('setConfig applies live to the rules check (mode, trustedProxyDepth) and refuses a bad value naming the field, keeping the config in force', async () => {
+    await boot({ mode: 'monitor', trustedProxyDepth: 0 });
+    const inst = guard!.instrumentation;
+    // Depth 0: the socket address (127.0.0.1) is the client; monitor mode answers nothing.
+    assert.equal((await get('/', { ip: '203.0.113.7' })).status, 200);
+    inst.setConfig({ ...inst.getConfig(), mode: 'enforce', trustedProxyDepth: 1 });
+    assert.equal((await get('/', { ip: '203.0.113.7' })).status, 403, 'enforce mode, behind one proxy: the blacklisted client is refused');
+    assert.equal((await get('/', { ip: '192.0.2.1' })).status, 200);
+    // From an environment variable, unparsed: refused, and the config in force stays.
+    assert.throws(
+      () => inst.setConfig({ ...inst.getConfig(), trustedProxyDepth: '1' as unknown as number }),
+      (err: Error) => err.name === 'GuardAgentConfigError' && /instrumentation\.trustedProxyDepth/.test(err.message),
+    );
+    assert.equal(inst.getConfig().trustedProxyDepth, 1);
+    assert.equal((await get('/', { ip: '203.0.113.7' })).status, 403);
+    inst.setConfig({ ...inst.getConfig(), mode: 'monitor' });
+    assert.equal((await get('/', { ip: '203.0.113.7' })).status, 200, 'back to monitor mode: nothing refused');
+  });
 });
