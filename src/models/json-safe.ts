@@ -171,9 +171,11 @@ export function toJsonText(value: unknown, stats?: CodecStats): string {
   return JSON.stringify(toJsonSafe(value, stats)) ?? 'null';
 }
 
-/** Cheap check for values JSON.stringify would drop without a trace (the codec's rule). */
+/** Cheap check for values JSON.stringify would drop without a trace (the codec's rule); runs only for data that is not a plain tree. */
 function mayHideValues(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol';
+  // JSON.stringify writes a Map, a Set or an Error as {}: their contents would go without a trace.
+  if (value instanceof Map || value instanceof Set || value instanceof Error) return true;
   for (const k in value as Record<string, unknown>) {
     const v = (value as Record<string, unknown>)[k];
     const t = typeof v;

@@ -71,14 +71,26 @@ describe('sendEvent with app data whose JSON expansion is huge (real dev backend
     ];
     // Without the bound each of these holds the event loop for hours (2 s at 20 levels): the test times out.
     for (const [reason, metadata] of hostile) await h.sendEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.9', reason, metadata });
-    await h.sendEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.9', reason: 'ordinary', metadata: { when: new Date(0), tags: new Set(['a', 'b']), doc: new Doc({ id: 7 }) } });
+    await h.sendEvent({
+      eventType: 'ip_banned',
+      ipAddress: '198.51.100.9',
+      reason: 'ordinary',
+      metadata: { when: new Date(0), tags: new Set(['a', 'b']), doc: new Doc({ id: 7 }), limits: new Map([['login', 5]]), cause: new TypeError('bad header') },
+    });
     await until('every event delivered', () => backend.events.length === 5, 10_000);
     for (const [reason] of hostile) {
       const meta = backend.events.find((e) => e.reason === reason)!.metadata as Record<string, unknown>;
       assert.equal(meta._guard_truncated, true, reason);
       assert.equal(meta.original_bytes, null, reason);
     }
-    assert.deepEqual(backend.events.find((e) => e.reason === 'ordinary')!.metadata, { when: '1970-01-01T00:00:00.000Z', tags: {}, doc: { id: 7 } });
+    // A Set, a Map and an Error carry their contents (JSON.stringify alone writes each as {}).
+    assert.deepEqual(backend.events.find((e) => e.reason === 'ordinary')!.metadata, {
+      when: '1970-01-01T00:00:00.000Z',
+      tags: ['a', 'b'],
+      doc: { id: 7 },
+      limits: { login: 5 },
+      cause: { name: 'TypeError', message: 'bad header' },
+    });
     assert.equal(h.getStats().codec.truncated, 4);
   });
 
