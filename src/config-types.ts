@@ -109,8 +109,10 @@ export interface AgentConfig {
   maxBodyBytes: number;
   /** Records the SDK batch processor holds (its maxQueueSize) before it drops the newest, counted. Default 16384. */
   maxQueueSize: number;
-  /** Records per export (the SDK processor's maxExportBatchSize). Default 512. */
+  /** Records per export (the SDK processor's maxExportBatchSize). Default 2048. */
   maxExportBatchSize: number;
+  /** Requests one export may have in flight at once (its records are split by bytes into several). Default 4. */
+  exportConcurrency: number;
   breaker: BreakerOptions;
   rateLimit: RateLimitOptions;
   /** `redis://` or `rediss://` URL of the fallback queue's Redis. */

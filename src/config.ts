@@ -49,7 +49,8 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'apiKey'> = {
   maxEventBytes: 64 * 1024,
   maxBodyBytes: 256 * 1024,
   maxQueueSize: 16_384,
-  maxExportBatchSize: 512,
+  maxExportBatchSize: 2048,
+  exportConcurrency: 4,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000 },
   rateLimit: { maxCalls: 100, windowMs: 60_000 },
   redisUrl: null,
@@ -127,6 +128,7 @@ export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateL
   maxBodyBytes: { kind: 'int', env: 'GUARD_AGENT_MAX_BODY_BYTES', min: 4096, describe: 'Request body cap before compression; batches are split by bytes.' },
   maxQueueSize: { kind: 'int', env: 'GUARD_AGENT_MAX_QUEUE_SIZE', min: 1, describe: 'Records the SDK batch processor holds before it drops the newest (counted); sized for attack bursts.' },
   maxExportBatchSize: { kind: 'int', env: 'GUARD_AGENT_MAX_EXPORT_BATCH_SIZE', min: 1, describe: 'Records per export (then split by bytes into requests); at most maxQueueSize.' },
+  exportConcurrency: { kind: 'int', env: 'GUARD_AGENT_EXPORT_CONCURRENCY', min: 1, max: 32, describe: 'Requests one export may have in flight at once: the SDK hands one export at a time, so this hides the backend\'s round trip.' },
   redisUrl: { kind: 'nullableString', env: 'GUARD_AGENT_REDIS_URL', describe: 'redis:// or rediss:// URL of the fallback queue.' },
   redisClusterNodes: {
     kind: 'list',

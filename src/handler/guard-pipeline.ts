@@ -44,7 +44,7 @@ import { DurabilityJournal } from './durability-journal.js';
  */
 export const DEFAULT_MAX_QUEUE_SIZE = 16_384;
 /** Records per export; batches are then split by bytes to stay under the body cap. */
-export const DEFAULT_MAX_EXPORT_BATCH_SIZE = 512;
+export const DEFAULT_MAX_EXPORT_BATCH_SIZE = 2048;
 
 export interface PipelineOptions {
   /** Add each guard event as a span event on the active span (default true). */

@@ -1,8 +1,9 @@
 /**
  * "Send or queue": the delivery logic both guard exporters share.
  *
- * Each export hands its WireBatches to `deliver()`, which sends them in
- * order through the transport and puts whatever comes back pending into the
+ * Each export hands its WireBatches to `deliver()`, which sends them
+ * through the transport (up to `sendConcurrency()` at once, in order of
+ * start) and puts whatever comes back pending into the
  * fallback queue (which is bounded and counts its own drops). Once one batch
  * comes back undelivered the backend is struggling, so the rest of that
  * export goes straight to the queue instead of waiting through the same
@@ -31,6 +32,12 @@ export interface BatchSender {
    * not fit.
    */
   batchBudget?(kind: BatchKind): { limit: number; envelopeBytes: number };
+  /**
+   * Optional: how many of one export's batches may be in flight at once
+   * (HTTPTransport: `exportConcurrency`). Read per export, so it follows
+   * updateConfig. Without it, one at a time.
+   */
+  sendConcurrency?(): number;
 }
 
 export interface DeliveryOptions {
@@ -65,8 +72,10 @@ const MAX_ABORT_GRACE_MS = 250;
 interface Run {
   /** Batches not started yet. */
   remaining: WireBatch[];
-  /** The batch being sent right now. */
-  current: WireBatch | null;
+  /** The batches being sent right now (one per lane). */
+  sending: Set<WireBatch>;
+  /** Set once a batch came back undelivered: the backend is struggling, the rest goes to the queue. */
+  backendDown: boolean;
   /** Set when shutdown queued this run's batches itself: its late send report is ignored. */
   handedOver: boolean;
   done: boolean;
@@ -142,7 +151,7 @@ export class Delivery {
     }
     let finish!: (ok: boolean) => void;
     const result = new Promise<boolean>((resolve) => (finish = resolve));
-    const run: Run = { remaining: batches.slice(), current: null, handedOver: false, done: false, ok: true, finish: () => {} };
+    const run: Run = { remaining: batches.slice(), sending: new Set(), backendDown: false, handedOver: false, done: false, ok: true, finish: () => {} };
     run.finish = (ok) => {
       if (run.done) return;
       run.done = true;
@@ -154,35 +163,45 @@ export class Delivery {
     return result;
   }
 
+  /**
+   * Sends the run's batches through up to `sendConcurrency()` lanes, each
+   * taking the next batch not started: an export of several batches is not
+   * paced by one round trip per batch (the SDK hands one export at a time).
+   */
   private async execute(run: Run): Promise<void> {
     const deadline = Date.now() + this.exportTimeoutMs;
-    let backendDown = false;
     try {
-      for (let batch = run.remaining.shift(); batch !== undefined && !run.handedOver; batch = run.remaining.shift()) {
-        if (backendDown || this.abort.signal.aborted) {
-          run.ok = (await this.enqueue(batch)) && run.ok;
-          continue;
-        }
-        run.current = batch;
-        const report = await this.send(batch, deadline);
-        run.current = null;
-        if (run.handedOver) return;
-        if (report === null) {
-          backendDown = true;
-          run.ok = (await this.enqueue(batch)) && run.ok;
-          continue;
-        }
-        this.batchesSent++;
-        this.delivered += report.delivered;
-        for (const d of report.dropped) countDrop(this.dropped, d.reason, d.count);
-        for (const pending of report.pending) run.ok = (await this.enqueue(pending)) && run.ok;
-        if (report.outcome !== 'delivered') backendDown = true;
-      }
+      const lanes = Math.max(1, Math.min(Math.floor(this.transport.sendConcurrency?.() ?? 1), run.remaining.length));
+      await Promise.all(Array.from({ length: lanes }, () => this.lane(run, deadline)));
       if (!run.handedOver) run.finish(run.ok);
     } catch (err) {
       // Only reachable through a bug in a dependency; the export must still report.
       diag.error('guard-agent: delivery failed unexpectedly', err);
       run.finish(false);
+    }
+  }
+
+  private async lane(run: Run, deadline: number): Promise<void> {
+    for (let batch = run.remaining.shift(); batch !== undefined && !run.handedOver; batch = run.remaining.shift()) {
+      if (run.backendDown || this.abort.signal.aborted) {
+        run.ok = (await this.enqueue(batch)) && run.ok;
+        continue;
+      }
+      run.sending.add(batch);
+      const report = await this.send(batch, deadline);
+      run.sending.delete(batch);
+      if (run.handedOver) return;
+      if (report === null) {
+        run.backendDown = true;
+        run.ok = (await this.enqueue(batch)) && run.ok;
+        continue;
+      }
+      this.batchesSent++;
+      this.delivered += report.delivered;
+      for (const d of report.dropped) countDrop(this.dropped, d.reason, d.count);
+      // Before queueing: the other lanes must not start another batch meanwhile.
+      if (report.outcome !== 'delivered') run.backendDown = true;
+      for (const pending of report.pending) run.ok = (await this.enqueue(pending)) && run.ok;
     }
   }
 
@@ -246,7 +265,8 @@ export class Delivery {
 
   private async handOver(run: Run): Promise<void> {
     run.handedOver = true;
-    const batches = run.current ? [run.current, ...run.remaining] : run.remaining;
+    const batches = [...run.sending, ...run.remaining];
+    run.sending.clear();
     run.remaining = [];
     let ok = run.ok;
     for (const b of batches) ok = (await this.enqueue(b)) && ok;

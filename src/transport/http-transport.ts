@@ -441,6 +441,11 @@ export class HTTPTransport {
    * WireBatches themselves (the exporters' delivery) size them the same way:
    * `buildBatches(kind, items, keys, limit, now, { envelopeBytes })`.
    */
+  /** How many batches of one export the exporters send at once (`exportConcurrency`; follows updateConfig). */
+  sendConcurrency(): number {
+    return this.config.exportConcurrency ?? 1;
+  }
+
   batchBudget(kind: BatchKind): { limit: number; envelopeBytes: number } {
     const cap = this.config.maxBodyBytes;
     if (this.encryptor) {

@@ -69,6 +69,62 @@ describe('otel delivery (send or queue)', () => {
     assert.equal(await d.deliver([batch(1)]), false, 'closed');
     assert.deepEqual(d.stats().dropped, { agent_stopped: 1 });
   });
+
+  /** A sender that holds every send until released, allowing `lanes` of them at once. */
+  function heldSender(lanes: number) {
+    const held: Array<() => void> = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const sender = new ScriptedSender([
+      (b) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        return new Promise<SendReport>((resolve) =>
+          held.push(() => {
+            inFlight--;
+            resolve(delivered(b));
+          }),
+        );
+      },
+    ]);
+    return Object.assign(sender, { sendConcurrency: () => lanes, held, maxInFlight: () => maxInFlight });
+  }
+
+  it('sends up to sendConcurrency() batches of one export at once, each once', async () => {
+    const sender = heldSender(3);
+    const d = new Delivery({ transport: sender, queue: new MemoryFallbackQueue() });
+    const batches = Array.from({ length: 7 }, () => batch(2));
+    let settled = false;
+    const result = d.deliver(batches).finally(() => (settled = true));
+    while (!settled) {
+      await new Promise((r) => setImmediate(r));
+      sender.held.splice(0).forEach((release) => release());
+    }
+    assert.equal(await result, true);
+    assert.equal(sender.maxInFlight(), 3);
+    assert.deepEqual(new Set(sender.calls.map((b) => b.batchId)), new Set(batches.map((b) => b.batchId)));
+    assert.equal(sender.calls.length, 7);
+    assert.equal(d.stats().delivered, 14);
+  });
+
+  it('with several lanes, a batch that comes back undelivered sends the batches not started to the queue; shutdown queues every batch in flight', async () => {
+    const queue = new MemoryFallbackQueue();
+    const first = new ScriptedSender([async (b) => pending(b), async (b) => delivered(b)]);
+    const d1 = new Delivery({ transport: Object.assign(first, { sendConcurrency: () => 2 }), queue });
+    assert.equal(await d1.deliver([batch(1), batch(2), batch(3), batch(4)]), true);
+    assert.equal(first.calls.length, 2, `the two lanes started one batch each, then no more (calls: ${first.calls.map((b) => b.items.length)})`);
+    assert.equal(d1.stats().delivered, 2);
+    assert.equal(queue.stats().depthItems, 1 + 3 + 4, 'the pending one and the two never started');
+
+    const never = (): Promise<SendReport> => new Promise(() => {});
+    const stuck = new MemoryFallbackQueue();
+    const d2 = new Delivery({ transport: Object.assign(new ScriptedSender([never]), { sendConcurrency: () => 3 }), queue: stuck });
+    const result = d2.deliver([batch(1), batch(2), batch(3), batch(4)]);
+    await d2.shutdown(100);
+    assert.equal(await result, true);
+    assert.equal(stuck.stats().depthItems, 10, 'three in flight and one not started, none lost');
+    assert.equal(stuck.stats().depthBatches, 4);
+  });
 });
 
 describe('QueueDrainer', () => {
