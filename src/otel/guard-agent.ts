@@ -22,7 +22,7 @@ import { InstrumentType, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Context } from '@opentelemetry/api';
 import type { AgentConfigInput } from '../config-types.js';
 import { GuardAgentConfigError } from '../errors.js';
-import { GuardAgentHandler, type GuardAgentHandlerOptions } from '../handler/guard-agent-handler.js';
+import { DEFAULT_STOP_TIMEOUT_MS, GuardAgentHandler, type GuardAgentHandlerOptions } from '../handler/guard-agent-handler.js';
 import { installShutdownHooks } from '../handler/shutdown-hooks.js';
 import { GuardInstrumentation, type GuardInstrumentationConfig } from './guard-instrumentation.js';
 import { requireHere } from './otel-line.js';
@@ -54,7 +54,7 @@ export interface GuardAgentOptions extends AgentConfigInput {
   otlp?: boolean | string | OtlpOptions;
   /** Options of the GuardInstrumentation (HTTP observation; every part can be switched off). */
   instrumentation?: GuardInstrumentationConfig;
-  /** Opt in to SIGTERM/SIGINT hooks that stop the agent (bounded) before the process exits. */
+  /** Opt in to SIGTERM/SIGINT hooks that stop the agent and flush the OTLP fan-out (both within the handler's stop deadline) before the process exits. */
   installSignalHandlers?: boolean;
   /** Handler options (queue size, span events, stop deadline, ...). */
   handlerOptions?: Omit<GuardAgentHandlerOptions, 'instrumentation'>;
@@ -103,7 +103,13 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
     spanProcessors.push(otlp.spans);
   }
   void handler.start();
-  const removeHooks = options.installSignalHandlers ? installShutdownHooks(() => handler.stop()) : () => undefined;
+  // On a signal the hook exits the process, and NodeSDK's shutdown never runs: the OTLP parts are flushed here too.
+  const stopTimeoutMs = options.handlerOptions?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+  const removeHooks = options.installSignalHandlers
+    ? installShutdownHooks(async () => {
+        await Promise.all([handler.stop(stopTimeoutMs), otlp ? flushWithin([otlp.logs, otlp.metrics, otlp.spans], stopTimeoutMs) : undefined]);
+      })
+    : () => undefined;
   return {
     handler,
     instrumentation,
@@ -118,6 +124,25 @@ export function guardAgent(options: GuardAgentOptions): GuardAgentSetup {
       await handler.stop(timeoutMs);
     },
   };
+}
+
+/**
+ * Flushes each part (its export included), and ends within `timeoutMs` whatever
+ * they do: a failed flush (a reader NodeSDK never started) or a collector that
+ * does not answer costs the deadline at most, never the exit.
+ */
+async function flushWithin(parts: readonly { forceFlush(): Promise<void> }[], timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+  });
+  const flushed = Promise.allSettled(parts.map((p) => Promise.resolve().then(() => p.forceFlush())));
+  try {
+    await Promise.race([flushed, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The OTLP exporters take any URL (`collector:4318` parses, with scheme `collector:`) and then never reach it. */
