@@ -32,6 +32,10 @@ export async function runSmoke(args: string[]): Promise<number> {
     process.stdout.write(`started a dev backend at ${endpoint}\n`);
   }
   let transport: HTTPTransport | null = null;
+  // The transport's backoff and timeout timers do not hold a process open (they must not keep an app alive), so
+  // against a backend that answers 503 or 429 the event loop ran empty mid-retry and the command exited 0 with
+  // nothing printed. The command holds it open itself until it has its answer.
+  const keepAlive = setInterval(() => undefined, 60_000);
   try {
     // Inside the try: a refused configuration must stop the dev backend, or its server keeps the process alive forever.
     const config = resolveConfig({ apiKey, endpoint, projectId: process.env.GUARD_AGENT_PROJECT_ID ?? 'proj_smoke', retryAttempts: 2, backoffFactor: 0.2 });
@@ -53,5 +57,6 @@ export async function runSmoke(args: string[]): Promise<number> {
   } finally {
     await transport?.close();
     if (backend) await backend.stop();
+    clearInterval(keepAlive);
   }
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { DevBackend, parseFaultSpec } from '../../src/dev-backend/index.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -42,6 +43,22 @@ describe('guard-agent smoke (CLI)', function () {
     const r = await runCli(['smoke', '--count', '5']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /events: {2}5\/5 delivered/);
+  });
+
+  it("against a dev backend with the README's faults (503x3,429:ra=2,reset): waits out the retries, prints what was accepted and exits with it", async () => {
+    const backend = new DevBackend({ apiKeys: ['smoke-fault-key-0123456789'] });
+    await backend.start();
+    try {
+      for (const f of parseFaultSpec('503x3,429:ra=2,reset')) backend.faults.push(f);
+      const r = await runCli(['smoke', '--endpoint', backend.url, '--api-key', 'smoke-fault-key-0123456789', '--count', '5'], {}, 30_000);
+      // Before, the transport's unref'd backoff timer was all that was left: the process exited 0 mid-retry, printing nothing.
+      assert.match(r.stdout, /events: {2}0\/5 delivered \(retry_later\)/, `the events met 503 three times (1 + retryAttempts 2): ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /metrics: 2\/2 delivered \(delivered\)/, 'the metrics waited out the 429 (Retry-After 2 s) and the reset');
+      assert.equal(r.code, 1, 'not everything was accepted');
+      assert.equal(backend.metrics.length, 2);
+    } finally {
+      await backend.stop();
+    }
   });
 
   it('a configuration the agent refuses (a short API key, a bad GUARD_AGENT_* value) ends the command with the field named, instead of hanging on the dev backend it started', async () => {
