@@ -60,7 +60,7 @@ export async function handleControl(ctx: BackendContext, req: IncomingMessage, r
     case 'GET /__control/state':
       return sendJson(res, 200, {
         stats: ctx.store.stats,
-        eventCount: ctx.store.events.length,
+        eventCount: ctx.store.eventCount,
         metricCount: ctx.store.metrics.length,
         statusCount: ctx.store.statuses.length,
         batchCount: ctx.store.batches.length,

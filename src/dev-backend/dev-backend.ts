@@ -32,7 +32,7 @@ export const DEFAULT_MAX_BODY_BYTES = 262_144;
 export class DevBackend extends EventEmitter<DevBackendEvents> {
   /** The injected faults; `push` and `clear` them from tests. */
   readonly faults = new FaultQueue();
-  private readonly store = new Store();
+  private readonly store: Store;
   private readonly rulesSource: RulesSource;
   private readonly context: BackendContext;
   /** The live page at `/` (its routes are not counted as API requests). */
@@ -51,6 +51,7 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
     const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) throw new Error('DevBackend: maxBodyBytes must be a positive integer');
     this.rulesPollMs = options.rulesPollMs ?? 250;
+    this.store = new Store(options.keepEvents ?? true);
 
     this.rulesSource = new RulesSource((rules) => this.emit('rules', rules));
     if (typeof options.rules === 'string') this.rulesFile = options.rules;
@@ -124,6 +125,16 @@ export class DevBackend extends EventEmitter<DevBackendEvents> {
   /** Unique events (deduplicated on idempotency_key), wire objects, in arrival order. */
   get events(): WireObject[] {
     return this.store.events;
+  }
+
+  /** Unique events stored so far (also with `keepEvents: false`, where `events` stays empty). */
+  get eventCount(): number {
+    return this.store.eventCount;
+  }
+
+  /** Whether an event with this idempotency_key was stored; case, hyphens, braces and `urn:uuid:` do not matter. */
+  hasEvent(idempotencyKey: string): boolean {
+    return this.store.hasEvent(idempotencyKey);
   }
 
   /** Every metric received, duplicates included (metrics have no idempotency key). */

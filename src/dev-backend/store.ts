@@ -3,6 +3,7 @@
  * `idempotency_key`, as the backend's unique constraint does), every metric
  * and status, one record per API POST, and the counters.
  */
+import { eventKey } from './event-key.js';
 import type { BatchRecord, DevBackendStats, RequestRecord, WireObject } from './types.js';
 
 function emptyStats(): DevBackendStats {
@@ -16,22 +17,26 @@ export class Store {
   batches: BatchRecord[] = [];
   stats: DevBackendStats = emptyStats();
   private keys = new Set<string>();
+  /** Unique events stored (counted also when `keepEvents` is false). */
+  private uniqueEvents = 0;
+
+  /** With `keepEvents` false, `events` stays empty: only the keys (for deduplication) and the counts are kept. */
+  constructor(private readonly keepEvents = true) {}
 
   /** Stores a batch's items; returns how many events were duplicates. */
   addItems(events: WireObject[], metrics: WireObject[]): number {
     let duplicates = 0;
     for (const event of events) {
-      const key = event.idempotency_key;
-      if (typeof key === 'string') {
-        // pydantic parses the UUID, so case and hyphenation do not make a new key.
-        const canonical = key.toLowerCase().replace(/[^0-9a-f]/g, '');
-        if (this.keys.has(canonical)) {
+      const key = eventKey(event.idempotency_key);
+      if (key !== null) {
+        if (this.keys.has(key)) {
           duplicates += 1;
           continue;
         }
-        this.keys.add(canonical);
+        this.keys.add(key);
       }
-      this.events.push(event);
+      this.uniqueEvents += 1;
+      if (this.keepEvents) this.events.push(event);
     }
     for (const metric of metrics) this.metrics.push(metric);
     this.stats.eventsReceived += events.length;
@@ -58,6 +63,17 @@ export class Store {
     byStatus[key] = (byStatus[key] ?? 0) + 1;
   }
 
+  /** Unique events stored so far, whether or not their objects are kept. */
+  get eventCount(): number {
+    return this.uniqueEvents;
+  }
+
+  /** Whether an event with this idempotency_key was stored (in any of the forms pydantic reads as the same UUID). */
+  hasEvent(idempotencyKey: string): boolean {
+    const key = eventKey(idempotencyKey);
+    return key !== null && this.keys.has(key);
+  }
+
   idempotencyKeys(): string[] {
     return this.events.map((e) => e.idempotency_key).filter((k): k is string => typeof k === 'string');
   }
@@ -69,5 +85,6 @@ export class Store {
     this.batches = [];
     this.stats = emptyStats();
     this.keys.clear();
+    this.uniqueEvents = 0;
   }
 }

@@ -28,6 +28,14 @@ export interface DevBackendOptions {
   recordFile?: string;
   /** Serve the `/__control/*` API. Default true. */
   controlApi?: boolean;
+  /**
+   * Keep every unique event object in `events`. Default true. With false,
+   * `events` (and the control API's `idempotencyKeys`) stay empty and only
+   * each event's key (about 53 bytes, for deduplication), the counts and
+   * `hasEvent()` / `eventCount` remain: for runs of millions of events (the
+   * chaos soak), where the objects would fill the heap.
+   */
+  keepEvents?: boolean;
 }
 
 export type SignatureMode = 'uncompressed' | 'wire';

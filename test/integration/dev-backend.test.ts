@@ -259,6 +259,20 @@ describe('dev-backend: ingest routes', () => {
     assert.equal(backend.stats.duplicateEvents, 1);
   });
 
+  it('reads the UUID forms pydantic reads as one key (braces, urn:uuid:, no hyphens, upper case) as duplicates', async () => {
+    const key = randomUUID();
+    const hex = key.replace(/-/g, '');
+    const forms = [key, `{${key}}`, `urn:uuid:${key}`, hex.toUpperCase()];
+    const r = await send(url, '/api/v1/events', batch(forms.map((k) => event({ idempotency_key: k }))));
+    assert.equal(r.status, 200);
+    assert.equal(backend.events.length, 1);
+    assert.equal(backend.eventCount, 1);
+    assert.equal(backend.stats.duplicateEvents, forms.length - 1);
+    for (const k of forms) assert.ok(backend.hasEvent(k), k);
+    assert.equal(backend.hasEvent(randomUUID()), false);
+    assert.equal(backend.hasEvent('not a uuid'), false);
+  });
+
   it('emits batch and request events', async () => {
     const seen: string[] = [];
     backend.on('batch', (b) => seen.push(`batch:${b.events.length}:${b.record.status}`));
@@ -290,6 +304,31 @@ describe('dev-backend: options', () => {
     await backend?.stop();
     backend = undefined;
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keepEvents: false keeps the keys and counts, not the event objects', async () => {
+    backend = new DevBackend({ keepEvents: false });
+    const { url } = await backend.start();
+    const seen: number[] = [];
+    backend.on('batch', (b) => seen.push(b.events.length));
+    const first = [event(), event(), event({ idempotency_key: undefined })];
+    assert.equal((await send(url, '/api/v1/events', batch(first, [metric()]))).status, 200);
+    const again = await send(url, '/api/v1/events', batch([first[0], event()]));
+    assert.equal(again.status, 200);
+    assert.equal(again.json.events_received, 2);
+    assert.deepEqual(backend.events, []);
+    assert.equal(backend.eventCount, 4);
+    assert.ok(backend.hasEvent(String(first[0].idempotency_key)) && backend.hasEvent(String(first[1].idempotency_key)));
+    assert.equal(backend.stats.eventsReceived, 5);
+    assert.equal(backend.stats.duplicateEvents, 1);
+    assert.equal(backend.metrics.length, 1);
+    assert.deepEqual(seen, [3, 2]);
+    const state = (await send(url, '/__control/state', undefined, {}, 'GET')).json;
+    assert.equal(state.eventCount, 4);
+    assert.deepEqual(state.idempotencyKeys, []);
+    backend.reset();
+    assert.equal(backend.eventCount, 0);
+    assert.equal(backend.hasEvent(String(first[0].idempotency_key)), false);
   });
 
   it('checks X-Project-ID when projectId is set, and accepts several API keys', async () => {

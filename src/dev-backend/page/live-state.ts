@@ -9,6 +9,7 @@
  * Only chosen fields leave this module: no request header but the install id,
  * no event metadata, never an API key or a signature. Long strings are cut.
  */
+import { eventKey } from '../event-key.js';
 import type { AcceptedBatch, BatchRecord, WireObject } from '../types.js';
 
 export const BUCKET_MS = 5_000;
@@ -82,11 +83,6 @@ function numberOrNull(value: unknown): number | null {
   return typeof n === 'number' && Number.isFinite(n) ? n : null;
 }
 
-/** Same canonical form as the store's deduplication: pydantic parses the UUID. */
-function canonicalKey(key: unknown): string | null {
-  return typeof key === 'string' ? key.toLowerCase().replace(/[^0-9a-f]/g, '') : null;
-}
-
 export function toEventRow(event: WireObject, at: number): EventRow {
   return {
     at,
@@ -122,7 +118,7 @@ export class LiveState {
     const rows: EventRow[] = [];
     const counts: Record<string, number> = {};
     for (const event of batch.events) {
-      const key = canonicalKey(event.idempotency_key);
+      const key = eventKey(event.idempotency_key);
       if (key !== null) {
         if (this.seenKeys.has(key)) continue;
         this.seenKeys.add(key);
