@@ -4,10 +4,10 @@
  * each scenario's figures in test-output/chaos/results.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DevBackend, DEFAULT_DEV_API_KEY } from '../../src/dev-backend/index.js';
+import { DevBackend, DEFAULT_DEV_API_KEY, type DevBackendOptions } from '../../src/dev-backend/index.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -118,9 +118,16 @@ export function readStats(file: string): AgentStatsFile {
 }
 
 export interface AgentStatsFile {
-  stats: { dropped: { atIngest: Record<string, number>; sdkQueue: number; events: Record<string, number>; queue: Record<string, number>; replay?: Record<string, number> }; queue: { dataLossDetected: number } };
+  stats: {
+    dropped: { atIngest: Record<string, number>; sdkQueue: number; events: Record<string, number>; metrics?: Record<string, number>; queue: Record<string, number>; replay?: Record<string, number> };
+    queue: { dataLossDetected: number; depthItems: number; enqueued: number };
+    replayedItemsSent: number;
+    sdkQueueRescued: number;
+  };
   journal: { written: number; writeFailures: number; replayed: number } | null;
   status: unknown;
+  /** What agent-process.ts counted itself (older stats files lack it). */
+  chaos?: { emitted: number; metricSamples: number; eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number } };
 }
 
 /** Every item the agent counted as dropped, by reason (events only: the chaos agent sends no metrics). */
@@ -147,9 +154,8 @@ export interface Tally {
 
 /** Emitted keys (from the agents' files) against the unique keys the backend stored. */
 export function tally(backend: DevBackend, emittedKeys: string[]): Tally {
-  const received = new Set(backend.events.map((e) => String(e.idempotency_key).toLowerCase()));
   const emitted = [...new Set(emittedKeys.map((k) => k.toLowerCase()))];
-  const lostKeys = emitted.filter((k) => !received.has(k));
+  const lostKeys = emitted.filter((k) => !backend.hasEvent(k));
   return {
     emitted: emitted.length,
     delivered: emitted.length - lostKeys.length,
@@ -157,6 +163,37 @@ export function tally(backend: DevBackend, emittedKeys: string[]): Tally {
     lost: lostKeys.length,
     lostKeys,
   };
+}
+
+/**
+ * tally() for a keys file too large to hold as strings (the soak's millions
+ * of keys, with a backend started with `keepEvents: false`): reads it in 1 MiB
+ * chunks, one key per line. Each key is written once by agent-process.ts, so
+ * lines are not deduplicated (and a last line without its newline is not
+ * counted). Keeps the first 10 lost keys.
+ */
+export function tallyFile(backend: DevBackend, file: string): Tally {
+  const result: Tally = { emitted: 0, delivered: 0, duplicates: backend.stats.duplicateEvents, lost: 0, lostKeys: [] };
+  if (!existsSync(file)) return result;
+  const fd = openSync(file, 'r');
+  const chunk = Buffer.alloc(1 << 20);
+  let rest = '';
+  try {
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
+      const lines = (rest + chunk.toString('latin1', 0, n)).split('\n');
+      rest = lines.pop() ?? '';
+      for (const key of lines) {
+        if (key === '') continue;
+        result.emitted += 1;
+        if (backend.hasEvent(key)) result.delivered += 1;
+        else if (result.lostKeys.push(key) > 10) result.lostKeys.length = 10;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  result.lost = result.emitted - result.delivered;
+  return result;
 }
 
 /** Waits until every key is at the backend, or the timeout. */
@@ -197,8 +234,8 @@ export function record(result: ScenarioResult): void {
   writeFileSync(RESULTS_FILE, JSON.stringify({ updatedAt: new Date().toISOString(), node: process.version, scenarios }, null, 2) + '\n');
 }
 
-export async function startBackend(): Promise<DevBackend> {
-  const backend = new DevBackend();
+export async function startBackend(options: DevBackendOptions = {}): Promise<DevBackend> {
+  const backend = new DevBackend(options);
   await backend.start();
   return backend;
 }
@@ -209,11 +246,11 @@ export async function startBackend(): Promise<DevBackend> {
  * dev backend, started before the suite and stopped after it. Read them
  * inside tests (`const { redis, backend } = suite;`): they exist once `before` ran.
  */
-export function useRedisAndBackend(): { redis: RedisServerHandle; backend: DevBackend } {
+export function useRedisAndBackend(backendOptions: DevBackendOptions = {}): { redis: RedisServerHandle; backend: DevBackend } {
   const suite = {} as { redis: RedisServerHandle; backend: DevBackend };
   before(async () => {
     suite.redis = await startRedisServer();
-    suite.backend = await startBackend();
+    suite.backend = await startBackend(backendOptions);
   });
   after(async () => {
     await suite.backend?.stop();
