@@ -201,13 +201,19 @@ export class HTTPTransport {
     }
   }
 
-  /** `GET /api/v1/rules` with `If-None-Match`. 404 or an empty body means "no rules"; 401/403 enter auth-failed mode. */
+  /**
+   * `GET /api/v1/rules` with `If-None-Match`. 404 or an empty body means "no
+   * rules". A 401/403 here is an error of the rules fetch only (as for the
+   * Python agent): an API key refused for rules (ingest-only, or a plan
+   * without rules) must not stop events; a key refused outright is found by
+   * the next events or metrics request.
+   */
   async fetchRules(etag?: string): Promise<RulesFetchResult> {
     try {
       if (this.closed) return { status: 'error', error: 'transport closed' };
       const headers: Record<string, string> = {};
       if (etag) headers['If-None-Match'] = etag;
-      const r = await this.executor.exchange({ method: 'GET', path: PATHS.rules, headers, finalStatuses: RULES_FINAL_STATUSES, maxResponseBytes: MAX_RULES_RESPONSE_BYTES });
+      const r = await this.executor.exchange({ method: 'GET', path: PATHS.rules, headers, finalStatuses: RULES_FINAL_STATUSES, maxResponseBytes: MAX_RULES_RESPONSE_BYTES, refusalIsLocal: true });
       if (r.kind === 'response') {
         const { res } = r;
         if (res.status === 304) return { status: 'not_modified' };

@@ -40,6 +40,12 @@ export interface ExchangeRequest {
   signal?: AbortSignal;
   /** Cap on the response body kept (default: the client's, 64 KiB). */
   maxResponseBytes?: number;
+  /**
+   * A 401/403 refuses this resource alone, not the API key (GET /rules: an
+   * ingest-only key or a plan without rules): the exchange ends with it and
+   * the transport does not enter auth-failed mode, so events keep flowing.
+   */
+  refusalIsLocal?: boolean;
 }
 
 export type NotSentReason = 'breaker_open' | 'rate_limited_locally' | 'auth_failed' | 'aborted' | 'deadline' | 'closed';
@@ -163,6 +169,7 @@ export class RequestExecutor {
         else if (cls === 'partial') breaker.onSuccess(); // the server is up; it refused the content
         else breaker.onNeutral();
 
+        if (cls === 'auth' && req.refusalIsLocal) return outcome;
         if (cls === 'auth') {
           if (!this.authFailed) {
             diag.error(

@@ -274,6 +274,20 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('a key refused for the rules alone (403 on GET /api/v1/rules: ingest-only, or a plan without rules) does not stop events', async () => {
+    backend.faults.push({ kind: 'status', status: 403, path: '/api/v1/rules', times: Infinity, body: { detail: 'Rules are not part of this plan' } });
+    const h = handlerFor(url, {}, { rulesIntervalMs: 50 });
+    await h.start();
+    await until('a refused rules fetch', () => h.getStats().rules.failures >= 2);
+    for (let i = 0; i < 5; i++) await h.sendEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.4', reason: `after the refusal ${i}` });
+    await h.flushBuffer(3000);
+    assert.equal(backend.events.length, 5, 'delivered at once, not held for an auth probe');
+    assert.equal(h.getStats().transport.authFailed, false);
+    assert.equal(await h.healthCheck(), true);
+    assert.equal(await h.getDynamicRules(), null);
+    await h.stop();
+  });
+
   it('updateConfig applies a new flush interval live and rejects invalid values', async () => {
     const h = handlerFor(url, { flushInterval: 60 });
     await h.start();
