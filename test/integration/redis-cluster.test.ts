@@ -436,7 +436,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
 
         const before = ruleGets;
         assert.equal((await a.pollNow())?.version, 7);
-        await until('a\'s fetch reaches b by pub/sub', () => b.current()?.version === 7, 2000);
+        await until('a\'s fetch reaches b by pub/sub', () => b.current()?.version === 7, 5000);
         // An instance that joins later answers from the entry a left in Redis.
         const late = poller(projectId, 60_000);
         await late.setRedis(newClient());
@@ -446,7 +446,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
 
         backend.setRules({ ...GOOD, version: 8, ip_blacklist: ['198.51.100.1'] });
         assert.equal((await a.pollNow())?.version, 8);
-        await until('the change reaches b by pub/sub', () => b.current()?.version === 8, 2000);
+        await until('the change reaches b by pub/sub', () => b.current()?.version === 8, 5000);
         assert.deepEqual(b.current()?.ipBlacklist, ['198.51.100.1']);
         assert.equal(b.stats.fetches, 0, 'b never fetched');
 
@@ -470,7 +470,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
       };
       const [a, b] = await siblings(projectA, 'gr-lazy', lazy);
       assert.equal((await a.pollNow())?.version, 7);
-      await until('the fetch reaches b by pub/sub', () => b.current()?.version === 7, 2000);
+      await until('the fetch reaches b by pub/sub', () => b.current()?.version === 7, 5000);
       assert.equal(b.stats.fetches, 0);
       assertNoClusterErrors(log.messages);
     });
@@ -499,7 +499,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
     it('a forged PUBLISH on the project\'s channel (no valid MAC) is ignored and counted by every sibling', async () => {
       const [a, b] = await siblings(projectA, 'gr-forged');
       assert.equal((await a.pollNow())?.version, 7);
-      await until('a\'s fetch reaches b by pub/sub', () => b.current()?.version === 7, 2000);
+      await until('a\'s fetch reaches b by pub/sub', () => b.current()?.version === 7, 5000);
       const channel = `${queueKeys('gr-forged', projectA).base}:rules:changed`;
       const forged = { fetchedAt: Date.now(), body: { rule_id: 'rs_cluster', version: 2 ** 53 - 1, emergency_mode: true }, mac: 'x'.repeat(43) };
       await client.publish(channel, JSON.stringify({ from: 'someone', entry: forged }));
@@ -507,7 +507,7 @@ describe('Redis Cluster (real 3-master cluster)', function () {
       assert.deepEqual([a.current()?.version, b.current()?.version], [7, 7]);
       backend.setRules({ ...GOOD, version: 8 });
       assert.equal((await a.pollNow())?.version, 8);
-      await until('v8 reaches b by pub/sub', () => b.current()?.version === 8, 2000);
+      await until('v8 reaches b by pub/sub', () => b.current()?.version === 8, 5000);
       backend.setRules(GOOD);
       assertNoClusterErrors(log.messages);
     });
@@ -727,14 +727,14 @@ describe('Redis Cluster (real 3-master cluster)', function () {
 
       const before = ruleGets;
       assert.equal((await a.rulePoller.pollNow())?.version, 7);
-      await until("a's fetch reaches b by pub/sub", () => b.rulePoller.current()?.version === 7, 2000);
+      await until("a's fetch reaches b by pub/sub", () => b.rulePoller.current()?.version === 7, 5000);
       assert.equal((await b.getDynamicRules())?.version, 7);
       assert.equal(ruleGets - before, 1, 'one fetch for both instances');
       assert.equal(b.rulePoller.stats.fetches, 0, 'b never fetched');
 
       backend.setRules({ ...GOOD, version: 8, ip_blacklist: ['198.51.100.1'] });
       assert.equal((await a.rulePoller.pollNow())?.version, 8);
-      await until('the change reaches b by pub/sub', () => b.rulePoller.current()?.version === 8, 2000);
+      await until('the change reaches b by pub/sub', () => b.rulePoller.current()?.version === 8, 5000);
       assert.deepEqual(b.rulePoller.current()?.ipBlacklist, ['198.51.100.1']);
       assert.equal(b.rulePoller.stats.fetches, 0);
 
