@@ -323,7 +323,8 @@ export class GuardAgentHandler {
     }
     let event: SecurityEvent;
     try {
-      // A SecurityEvent instance was validated by its constructor: it is used as is.
+      // A SecurityEvent instance was validated by its constructor: it is used as is (and copied before
+      // anything below replaces a field: the app's own object is never changed).
       event = SecurityEvent.from(input as SecurityEventInput);
     } catch (err) {
       this.counts.invalidEvents++;
@@ -334,11 +335,15 @@ export class GuardAgentHandler {
     this.counts.eventsAccepted++;
     // First: every later step walks the app data, and data sharing its parts can expand without bound.
     // The config's cap, not the exporter's (at most as large, but costly to compute per event): data with more values cannot fit either.
-    cutOversizeAppData(event, this.config.maxEventBytes, this.pipeline.codecStats);
-    if (this.sensitive.size) event.metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
+    const writable = event === input ? copyOfEvent : sameEvent;
+    event = cutOversizeAppData(event, this.config.maxEventBytes, this.pipeline.codecStats, writable);
+    if (this.sensitive.size) {
+      const metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
+      if (metadata !== event.metadata) (event = writable(event)).metadata = metadata;
+    }
     if (!this.logger && !this.resolveSdkParts()) {
       // Held until NodeSDK starts: a snapshot, so the app changing its object meanwhile changes nothing sent.
-      event.metadata = JSON.parse(toJsonText(event.metadata, this.pipeline.codecStats)) as Record<string, unknown>;
+      (event = writable(event)).metadata = JSON.parse(toJsonText(event.metadata, this.pipeline.codecStats)) as Record<string, unknown>;
       this.hold({ kind: 'event', event });
       return undefined;
     }
@@ -380,7 +385,12 @@ export class GuardAgentHandler {
       return;
     }
     this.counts.metricsAccepted++;
-    if (this.sensitive.size) metric.tags = redactKeys(metric.tags, this.sensitive) as Record<string, string>;
+    if (this.sensitive.size) {
+      const tags = redactKeys(metric.tags, this.sensitive) as Record<string, string>;
+      // A copy when redaction changed something: an app's SecurityMetric instance is never changed.
+      if (tags !== metric.tags) metric = Object.assign(Object.create(SecurityMetric.prototype) as SecurityMetric, metric, { tags });
+      // (Rare: only a sample whose tags held a sensitive key pays for the copy.)
+    }
     if (!this.instruments && !this.resolveSdkParts()) return this.hold({ kind: 'metric', metric });
     this.instruments!.record(metric);
   }
@@ -694,4 +704,14 @@ export class GuardAgentHandler {
       lastStatusPushOk: this.lastStatusOk,
     };
   }
+}
+
+/** A shallow copy of an app's SecurityEvent instance, to change without changing the app's object. Rare: only when a field is replaced. */
+function copyOfEvent(event: SecurityEvent): SecurityEvent {
+  return Object.assign(Object.create(SecurityEvent.prototype) as SecurityEvent, event);
+}
+
+/** An event the handler built itself: changed in place. */
+function sameEvent(event: SecurityEvent): SecurityEvent {
+  return event;
 }

@@ -12,15 +12,29 @@ import type { CodecStats } from './json-safe.js';
 import { jsonValuesExceed } from './json-nodes.js';
 import type { SecurityEvent } from './security-event.js';
 
-export function cutOversizeAppData(event: SecurityEvent, maxEventBytes: number, stats?: CodecStats): void {
+/**
+ * Returns the event with oversize app data cut: `event` itself when nothing
+ * needed cutting, else `writable(event)` (the caller's own copy of an
+ * instance the app passed, or the event itself) with the markers set.
+ */
+export function cutOversizeAppData(
+  event: SecurityEvent,
+  maxEventBytes: number,
+  stats: CodecStats | undefined,
+  writable: (event: SecurityEvent) => SecurityEvent,
+): SecurityEvent {
   // The codec's budget for the names a marker lists.
   const listBudget = Math.floor(maxEventBytes / 8);
+  let out = event;
   if (jsonValuesExceed(event.metadata, maxEventBytes)) {
-    event.metadata = truncationMarker(Object.keys(event.metadata), null, listBudget);
+    out = writable(event);
+    out.metadata = truncationMarker(Object.keys(event.metadata), null, listBudget);
     if (stats) stats.truncated++;
   }
   if (jsonValuesExceed(event.extra, maxEventBytes)) {
-    event.extra = { [EXTRA_TRUNCATION_MARKER_KEY]: listedKeys(Object.keys(event.extra), listBudget) };
+    if (out === event) out = writable(event);
+    out.extra = { [EXTRA_TRUNCATION_MARKER_KEY]: listedKeys(Object.keys(event.extra), listBudget) };
     if (stats) stats.truncated++;
   }
+  return out;
 }

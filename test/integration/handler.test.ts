@@ -3,6 +3,7 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { GuardAgentConfigError } from '../../src/errors.js';
+import { SecurityEvent, SecurityMetric } from '../../src/models/index.js';
 import { GOLDEN } from '../helpers/golden.js';
 import { until } from '../helpers/until.js';
 
@@ -271,6 +272,32 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.flushBuffer(3000);
     await until(() => backend.events.length === 1);
     assert.equal(await h.healthCheck(), true);
+    await h.stop();
+  });
+
+  it('a SecurityEvent or SecurityMetric instance the app passes is never changed: what is sent is redacted and cut, the instance keeps its data', async () => {
+    const h = handlerFor(url, { maxEventBytes: 2048 });
+    await h.start();
+    const metadata = { authorization: 'Bearer app-secret', note: 'kept' };
+    const event = new SecurityEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.5', reason: 'instance', metadata });
+    const big = new SecurityEvent({ eventType: 'ip_banned', ipAddress: '198.51.100.5', reason: 'instance, oversize', metadata: { rows: Array.from({ length: 500 }, (_, i) => i) } });
+    const bigMetadata = big.metadata;
+    const metric = new SecurityMetric({ metricType: 'request_count', value: 1, tags: { authorization: 'Bearer app-secret', endpoint: '/login' } });
+    const tags = metric.tags;
+    await h.sendEvent(event);
+    await h.sendEvent(big);
+    await h.sendMetric(metric);
+    await h.flushBuffer(3000);
+    await until(() => backend.events.length === 2 && backend.metrics.length === 1);
+    const sent = backend.events.find((e) => e.reason === 'instance')!;
+    assert.deepEqual(sent.metadata, { authorization: '[REDACTED]', note: 'kept' });
+    assert.equal((backend.events.find((e) => e.reason === 'instance, oversize')!.metadata as Record<string, unknown>)._guard_truncated, true);
+    assert.equal((backend.metrics[0].tags as Record<string, string>).authorization, '[REDACTED]');
+    assert.equal(event.metadata, metadata, 'the instance keeps its own metadata object');
+    assert.equal(event.metadata.authorization, 'Bearer app-secret');
+    assert.equal(big.metadata, bigMetadata);
+    assert.equal(metric.tags, tags);
+    assert.equal(metric.tags.authorization, 'Bearer app-secret');
     await h.stop();
   });
 
