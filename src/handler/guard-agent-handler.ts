@@ -335,15 +335,14 @@ export class GuardAgentHandler {
     this.counts.eventsAccepted++;
     // First: every later step walks the app data, and data sharing its parts can expand without bound.
     // The config's cap, not the exporter's (at most as large, but costly to compute per event): data with more values cannot fit either.
-    const writable = event === input ? copyOfEvent : sameEvent;
-    event = cutOversizeAppData(event, this.config.maxEventBytes, this.pipeline.codecStats, writable);
+    event = cutOversizeAppData(event, this.config.maxEventBytes, this.pipeline.codecStats, event === input ? shallowCopy : sameEvent);
     if (this.sensitive.size) {
       const metadata = redactKeys(event.metadata, this.sensitive, this.pipeline.codecStats);
-      if (metadata !== event.metadata) (event = writable(event)).metadata = metadata;
+      if (metadata !== event.metadata) (event = writable(event, input)).metadata = metadata;
     }
     if (!this.logger && !this.resolveSdkParts()) {
       // Held until NodeSDK starts: a snapshot, so the app changing its object meanwhile changes nothing sent.
-      (event = writable(event)).metadata = JSON.parse(toJsonText(event.metadata, this.pipeline.codecStats)) as Record<string, unknown>;
+      (event = writable(event, input)).metadata = JSON.parse(toJsonText(event.metadata, this.pipeline.codecStats)) as Record<string, unknown>;
       this.hold({ kind: 'event', event });
       return undefined;
     }
@@ -387,9 +386,7 @@ export class GuardAgentHandler {
     this.counts.metricsAccepted++;
     if (this.sensitive.size) {
       const tags = redactKeys(metric.tags, this.sensitive) as Record<string, string>;
-      // A copy when redaction changed something: an app's SecurityMetric instance is never changed.
-      if (tags !== metric.tags) metric = Object.assign(Object.create(SecurityMetric.prototype) as SecurityMetric, metric, { tags });
-      // (Rare: only a sample whose tags held a sensitive key pays for the copy.)
+      if (tags !== metric.tags) (metric = writable(metric, input)).tags = tags;
     }
     if (!this.instruments && !this.resolveSdkParts()) return this.hold({ kind: 'metric', metric });
     this.instruments!.record(metric);
@@ -706,12 +703,20 @@ export class GuardAgentHandler {
   }
 }
 
-/** A shallow copy of an app's SecurityEvent instance, to change without changing the app's object. Rare: only when a field is replaced. */
-function copyOfEvent(event: SecurityEvent): SecurityEvent {
-  return Object.assign(Object.create(SecurityEvent.prototype) as SecurityEvent, event);
+/**
+ * The model to replace a field of: a shallow copy when it is the instance
+ * the app passed (the app's own object is never changed), else the one the
+ * handler built itself. Called only when a field is about to be replaced
+ * (redaction, a cut, a held snapshot), so the common path copies nothing.
+ */
+function writable<T extends object>(model: T, input: unknown): T {
+  return model === input ? shallowCopy(model) : model;
 }
 
-/** An event the handler built itself: changed in place. */
+function shallowCopy<T extends object>(model: T): T {
+  return Object.assign(Object.create(Object.getPrototypeOf(model) as object) as T, model);
+}
+
 function sameEvent(event: SecurityEvent): SecurityEvent {
   return event;
 }
