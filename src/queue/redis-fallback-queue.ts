@@ -366,7 +366,12 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
 
   async release(ids: string[]): Promise<void> {
     const memoryIds = ids.filter(isMemoryId);
-    if (memoryIds.length > 0) await this.memory.release(memoryIds);
+    if (memoryIds.length > 0) {
+      await this.memory.release(memoryIds);
+      // Taken from memory before a move ran (enqueued before the first contact, or during an outage), it missed that
+      // move: start another, or it waits where a crash loses it until the next heartbeat.
+      if (this.available && !this.closed) void this.moveMemoryToRedis();
+    }
     const released: [string, HeldBatch][] = [];
     for (const id of ids) {
       const held = this.held.get(id);

@@ -351,6 +351,24 @@ describe('RedisFallbackQueue (real redis-server)', function () {
     assert.equal(q.stats().backend, 'memory');
   });
 
+  it('a batch held in memory and released while Redis answers moves into Redis at once, not at the next heartbeat', async () => {
+    // Enqueued before the first contact with Redis it waits in memory; taken by the drainer before the move ran, it
+    // missed that move. Its release must start another, or it stays where a crash loses it until the heartbeat (10 s).
+    const q = queue({ instanceId: 'early' });
+    const data = queueKeys('guard_agent', `p${project}`).data;
+    await q.enqueue(makeBatch(3));
+    const taken = await q.take(10);
+    assert.equal(taken.length, 1, 'taken from memory');
+    assert.equal(await q.ready(), true);
+    assert.equal(await admin.hlen(data), 0, 'in flight from memory, not moved');
+    await q.release(taken.map((t) => t.id));
+    await until('the released batch in Redis', async () => (await admin.hlen(data)) === 1, 1000);
+    assert.equal(q.holdsBatchesInMemory, false);
+    const again = await q.take(10);
+    assert.equal(again.length, 1);
+    assert.equal(again[0]!.batch.items.length, 3);
+  });
+
   it('close() releases in-flight batches and moves memory into Redis for the next run', async () => {
     const q = queue({ instanceId: 'closer' });
     await q.ready();
