@@ -362,8 +362,8 @@ describe('RedisFallbackQueue (real redis-server)', function () {
     assert.equal(await q.ready(), true);
     assert.equal(await admin.hlen(data), 0, 'in flight from memory, not moved');
     await q.release(taken.map((t) => t.id));
-    await until('the released batch in Redis', async () => (await admin.hlen(data)) === 1, 1000);
-    assert.equal(q.holdsBatchesInMemory, false);
+    // The move writes to Redis, then lets go of its memory copy: wait for both.
+    await until('the released batch in Redis, gone from memory', async () => (await admin.hlen(data)) === 1 && !q.holdsBatchesInMemory, 1000);
     const again = await q.take(10);
     assert.equal(again.length, 1);
     assert.equal(again[0]!.batch.items.length, 3);
