@@ -131,13 +131,25 @@ function coerce(value: unknown, kind: Kind, field: string, problems: FieldProble
       if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return [...value];
       break;
     case 'date': {
-      const d = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? parseTimestampText(value) : null;
+      const d = typeof value === 'number' ? unixTime(value) : typeof value === 'string' ? (UNIX_TIME_TEXT.test(value.trim()) ? unixTime(Number(value)) : parseTimestampText(value)) : null;
       if (d && !Number.isNaN(d.getTime())) return d.toISOString();
       break;
     }
   }
   problems.push({ field, message: `expected ${kind}, got ${describe(value)}` });
   return undefined;
+}
+
+/** A number as a string: pydantic reads it as Unix time, like the number itself. */
+const UNIX_TIME_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+/**
+ * Unix time as the backend's pydantic 2 reads a number given for a datetime:
+ * seconds up to 2e10 in magnitude (the year 2603), milliseconds beyond.
+ */
+function unixTime(value: number): Date | null {
+  if (!Number.isFinite(value)) return null;
+  return new Date(Math.abs(value) > 2e10 ? value : value * 1000);
 }
 
 function describe(v: unknown): string {

@@ -34,6 +34,19 @@ describe('DynamicRules', () => {
     assert.deepEqual(parseDynamicRules(dynamicRulesToWire(r)), r);
   });
 
+  it('reads a numeric timestamp as pydantic 2 does: seconds up to 2e10, milliseconds beyond, numeric strings too', () => {
+    const at = (v: unknown) => parseDynamicRules({ timestamp: v, expires_at: v });
+    assert.equal(at(1_788_000_000).timestamp, '2026-08-29T10:40:00.000Z');
+    assert.equal(at(1_788_000_000.5).expiresAt, '2026-08-29T10:40:00.500Z');
+    assert.equal(at(1_788_000_000_000).timestamp, '2026-08-29T10:40:00.000Z', 'milliseconds, not the year 58629');
+    assert.equal(at(2e10).timestamp, new Date(2e13).toISOString(), 'the bound itself is seconds');
+    assert.equal(at(2e10 + 1).timestamp, new Date(2e10 + 1).toISOString());
+    assert.equal(at('1788000000').expiresAt, '2026-08-29T10:40:00.000Z');
+    assert.equal(at(' 1788000000000 ').timestamp, '2026-08-29T10:40:00.000Z');
+    assert.equal(at('2026-08-29T10:40:00Z').timestamp, '2026-08-29T10:40:00.000Z', 'text dates unchanged');
+    assert.throws(() => at(Number.NaN), /timestamp/);
+  });
+
   it('names every bad field', () => {
     assert.throws(
       () => parseDynamicRules({ version: 'seven', ip_blacklist: 'x', endpoint_rate_limits: { '/a': [1] }, blocked_cloud_providers: ['DigitalOcean'], auto_ban_threshold: 0, emergency_mode: null }),
