@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in the compiled package.
-import('../dist/esm/cli.js').then((m) => m.main(process.argv.slice(2))).then(
-  (code) => { if (typeof code === 'number') process.exitCode = code; },
+// Thin launcher: the CLI, exit codes included, lives in the compiled package.
+import('../dist/esm/cli.js').then(
+  (m) => m.runCli(process.argv.slice(2)),
   (err) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
 );

@@ -61,16 +61,36 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed directly (`node --import tsx src/cli.ts ...`).
-const invokedPath = process.argv[1] ?? '';
-if (/[\\/]cli\.(ts|js)$/.test(invokedPath) && !invokedPath.includes('node_modules')) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
+/**
+ * Runs a command as a process: its code becomes the exit code, a throw exits
+ * 1 with its message. A command whose promise never settles (the event loop
+ * emptied under it: nothing left to wait on) exits 1 too, saying so, where
+ * Node alone would exit 0 having done nothing.
+ */
+export function runCli(argv: string[], run: (argv: string[]) => Promise<number> = main): void {
+  let settled = false;
+  const onBeforeExit = (): void => {
+    if (settled) return;
+    settled = true;
+    process.stderr.write('guard-agent: the command stopped before it finished (nothing was left for it to wait on)\n');
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', onBeforeExit);
+  const end = (code: number): void => {
+    if (settled) return;
+    settled = true;
+    process.off('beforeExit', onBeforeExit);
+    process.exitCode = code;
+  };
+  run(argv).then(
+    (code) => end(typeof code === 'number' ? code : 0),
     (err: unknown) => {
       process.stderr.write(`guard-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
+      end(1);
     },
   );
 }
+
+// Run when executed directly (`node --import tsx src/cli.ts ...`).
+const invokedPath = process.argv[1] ?? '';
+if (/[\\/]cli\.(ts|js)$/.test(invokedPath) && !invokedPath.includes('node_modules')) runCli(process.argv.slice(2));
