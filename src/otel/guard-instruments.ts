@@ -133,10 +133,13 @@ export function sampleProblem(m: SecurityMetric): string | null {
  * One sample as a wire record of its own, shaped as the SDK path ships its
  * series (the endpoint in the tags, the record's own `endpoint` null), for a
  * sample that cannot go through the instruments (held for NodeSDK past the
- * cap).
+ * cap). A response_time sample carries the count (1), min and max tags too.
  */
 export function sampleAsRecord(m: SecurityMetric): SecurityMetric {
-  return new SecurityMetric({ metricType: m.metricType, value: m.value, timestamp: m.timestamp, endpoint: null, tags: sampleAttributes(m) });
+  const tags = sampleAttributes(m);
+  // A series of one sample: its count, min and max tags, as the exporter writes on every response_time record.
+  if (m.metricType === 'response_time') Object.assign(tags, { count: '1', min: String(m.value), max: String(m.value) });
+  return new SecurityMetric({ metricType: m.metricType, value: m.value, timestamp: m.timestamp, endpoint: null, tags });
 }
 
 function addCount(counter: Counter, value: number, attrs: Attributes): boolean {

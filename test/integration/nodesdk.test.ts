@@ -250,13 +250,20 @@ describe(`guardAgent() in a real NodeSDK with OTLP fan-out (OpenTelemetry JS ${d
     const n = 10_030;
     // Distinct endpoints for the first 30: the ones pushed out of the hold, each its own series on the wire.
     for (let i = 0; i < n; i++) void guard.handler.sendMetric({ metricType: 'request_count', value: 1, endpoint: i < 30 ? `/held-${i}` : '/held-rest' });
+    // One response time pushed out too: it keeps the count, min and max tags every response_time record carries.
+    void guard.handler.sendMetric({ metricType: 'response_time', value: 0.25, endpoint: '/held-rt' });
+    for (let i = 0; i < 10_000; i++) void guard.handler.sendMetric({ metricType: 'request_count', value: 1, endpoint: '/held-rest' });
     assert.equal(guard.handler.getStats().pendingBeforeSdkStart, 10_000);
     sdk = startSdk(guard);
     await guard.shutdown(10_000);
     const endpointOf = (m: Wire): string => String((m.tags as Record<string, string>).endpoint);
     const counts = backend.metrics.filter((m) => m.metric_type === 'request_count' && endpointOf(m).startsWith('/held-'));
     const total = counts.reduce((a, m) => a + Number(m.value), 0);
-    assert.equal(total, n, `the sum of every sample (${n}) arrived`);
+    assert.equal(total, n + 10_000, `the sum of every sample (${n + 10_000}) arrived`);
+    const rt = backend.metrics.filter((m) => m.metric_type === 'response_time' && endpointOf(m) === '/held-rt');
+    assert.equal(rt.length, 1);
+    assert.equal(rt[0]!.value, 0.25);
+    assert.deepEqual(rt[0]!.tags, { endpoint: '/held-rt', count: '1', min: '0.25', max: '0.25' });
     // Shaped as the SDK path ships a series: the endpoint in the tags, the record's own field null.
     for (let i = 0; i < 30; i++) assert.ok(counts.some((m) => endpointOf(m) === `/held-${i}` && m.endpoint === null), `the oldest (${i}) went through the queue`);
     assert.ok(guard.handler.pipeline.metricExporter.getStats().metricsQueued >= 30, 'counted where the README says: the metric exporter\'s metricsQueued');
