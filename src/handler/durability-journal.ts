@@ -67,7 +67,7 @@ export interface DurabilityJournalStats {
   flushes: number;
   /** Entries currently journaled by this run. */
   live: number;
-  /** Events replayed from journals left by a crash (own or dead siblings'). */
+  /** Events replayed from journals left by a crash (own or dead siblings'), not counting those too large for any batch. */
   replayed: number;
 }
 
@@ -367,30 +367,39 @@ export class DurabilityJournal {
         keys.push(k);
         items.push(flat[i + 1]);
       }
+      let tooLarge = 0;
       if (keys.length > 0) {
         // Deleted from the journal only once in Redis: what the queue put in memory dies with the process.
         if (this.queue.holdsBatchesInMemory) throw new ReplayLater();
-        for (const batch of this.toBatches(items, keys)) await this.target.enqueue(batch);
+        const built = this.toBatches(items, keys);
+        tooLarge = built.tooLarge;
+        for (const batch of built.batches) await this.target.enqueue(batch);
         if (this.queue.holdsBatchesInMemory) throw new ReplayLater();
       }
       const gone = [...keys, ...dead];
       if (gone.length > 0) await withTimeout(client.hdel(key, ...gone), this.timeoutMs, 'HDEL');
-      count += keys.length;
-      this.s.replayed += keys.length;
+      // Counted as the entries leave the journal: a replay postponed above builds them again next time.
+      if (tooLarge > 0) {
+        this.onTooLarge?.(tooLarge);
+        diag.error(`guard-agent durability journal: ${tooLarge} journaled event(s) larger than the body cap on their own were dropped`);
+      }
+      count += keys.length - tooLarge;
+      this.s.replayed += keys.length - tooLarge;
     } while (cursor !== '0' && !this.closed);
     return count;
   }
 
-  /** Replayed entries as event batches, sized like live ones (bytes, then items), with protocol batch ids. */
-  private toBatches(items: string[], keys: string[]): WireBatch[] {
+  /** Replayed entries as event batches, sized like live ones (bytes, then items), with protocol batch ids, and how many fit no batch. */
+  private toBatches(items: string[], keys: string[]): { batches: WireBatch[]; tooLarge: number } {
     const sizing = this.batchSizing?.() ?? { maxBatchBytes: this.maxBatchBytes, maxBatchItems: this.maxBatchItems };
-    return buildBatches('events', items, keys, sizing.maxBatchBytes, Date.now(), {
+    let tooLarge = 0;
+    const batches = buildBatches('events', items, keys, sizing.maxBatchBytes, Date.now(), {
       maxItems: sizing.maxBatchItems,
       ...(sizing.envelopeBytes !== undefined ? { envelopeBytes: sizing.envelopeBytes } : {}),
       onTooLarge: (n) => {
-        this.onTooLarge?.(n);
-        diag.error(`guard-agent durability journal: ${n} journaled event(s) larger than the body cap on their own were dropped`);
+        tooLarge = n;
       },
     });
+    return { batches, tooLarge };
   }
 }
