@@ -15,8 +15,16 @@ export type SignatureMode = 'uncompressed' | 'wire';
 export interface BreakerOptions {
   /** Consecutive failures that open the breaker. Default 5. */
   failureThreshold: number;
-  /** Milliseconds the breaker stays open before one half-open probe. Default 60000. */
+  /** Longest the breaker stays open before one half-open probe, in milliseconds. Default 60000. */
   recoveryTimeoutMs: number;
+  /**
+   * How long the breaker stays open the first time, in milliseconds; each
+   * failed probe doubles it, up to `recoveryTimeoutMs`, and a success starts
+   * over. Default 5000 (a short outage is over in seconds, not a minute). Set it
+   * to `recoveryTimeoutMs` for a fixed window, as the Python agent has.
+   * Unset (a breaker built directly): the window is `recoveryTimeoutMs`.
+   */
+  initialRecoveryTimeoutMs?: number;
 }
 
 export interface RateLimitOptions {

@@ -51,7 +51,7 @@ export const DEFAULT_CONFIG: Omit<AgentConfig, 'apiKey'> = {
   maxQueueSize: 16_384,
   maxExportBatchSize: 2048,
   exportConcurrency: 4,
-  breaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000 },
+  breaker: { failureThreshold: 5, recoveryTimeoutMs: 60_000, initialRecoveryTimeoutMs: 5_000 },
   rateLimit: { maxCalls: 100, windowMs: 60_000 },
   redisUrl: null,
   redisClusterNodes: [],
@@ -143,7 +143,13 @@ export const CONFIG_FIELDS: Record<Exclude<keyof AgentConfig, 'breaker' | 'rateL
 export const NESTED_FIELDS = {
   breaker: {
     failureThreshold: { kind: 'int', env: 'GUARD_AGENT_BREAKER_FAILURE_THRESHOLD', min: 1, describe: 'Consecutive failures that open the circuit breaker.' },
-    recoveryTimeoutMs: { kind: 'int', env: 'GUARD_AGENT_BREAKER_RECOVERY_TIMEOUT_MS', min: 0, describe: 'Milliseconds open before one half-open probe.' },
+    recoveryTimeoutMs: { kind: 'int', env: 'GUARD_AGENT_BREAKER_RECOVERY_TIMEOUT_MS', min: 0, describe: 'Longest the breaker stays open before one half-open probe, milliseconds.' },
+    initialRecoveryTimeoutMs: {
+      kind: 'int',
+      env: 'GUARD_AGENT_BREAKER_INITIAL_RECOVERY_TIMEOUT_MS',
+      min: 0,
+      describe: 'How long the breaker stays open the first time, milliseconds; each failed probe doubles it up to recoveryTimeoutMs, a success starts over.',
+    },
   },
   rateLimit: {
     maxCalls: { kind: 'int', env: 'GUARD_AGENT_RATE_LIMIT_MAX_CALLS', min: 1, describe: 'Client-side token bucket: requests per window.' },

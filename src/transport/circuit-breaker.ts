@@ -10,6 +10,11 @@ export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
  * - Only failures that say "the server is not answering properly" count (5xx,
  *   network, timeout): the caller reports 429 and permanent 4xx as `neutral`,
  *   because the server is alive and answering.
+ * - The open window grows: `initialRecoveryTimeoutMs` the first time, doubled
+ *   by each failed probe up to `recoveryTimeoutMs`, back to the start after a
+ *   success. The Python agent always waits 60 s, so the queue a 5-s outage
+ *   left waited up to a minute after the backend was back; a dead backend
+ *   still sees one probe a minute.
  * - Thresholds are configurable and live-updatable; the clock is injectable.
  *
  * Protocol: `tryAcquire()` before a request; exactly one of `onSuccess()`,
@@ -19,6 +24,8 @@ export class CircuitBreaker {
   private state: BreakerState = 'CLOSED';
   private consecutiveFailures = 0;
   private openedAt = 0;
+  /** Times opened since the last success: sets the current window. */
+  private opens = 0;
   private probeInFlight = false;
   private options: BreakerOptions;
   private readonly now: () => number;
@@ -34,8 +41,15 @@ export class CircuitBreaker {
 
   /** Current state; an OPEN breaker whose recovery time has elapsed reads as HALF_OPEN. */
   getState(): BreakerState {
-    if (this.state === 'OPEN' && this.now() - this.openedAt >= this.options.recoveryTimeoutMs) return 'HALF_OPEN';
+    if (this.state === 'OPEN' && this.now() - this.openedAt >= this.window()) return 'HALF_OPEN';
     return this.state;
+  }
+
+  /** Ms the breaker stays open this time: the initial window doubled per open since the last success, capped. */
+  window(): number {
+    const max = this.options.recoveryTimeoutMs;
+    const initial = Math.min(this.options.initialRecoveryTimeoutMs ?? max, max);
+    return Math.min(max, initial * 2 ** Math.min(Math.max(0, this.opens - 1), 30));
   }
 
   getFailureCount(): number {
@@ -45,15 +59,15 @@ export class CircuitBreaker {
   /** Ms until a probe may be attempted (0 when a request may go now). */
   msUntilProbe(): number {
     if (this.state === 'CLOSED') return 0;
-    if (this.state === 'OPEN') return Math.max(0, this.openedAt + this.options.recoveryTimeoutMs - this.now());
-    return this.probeInFlight ? this.options.recoveryTimeoutMs : 0;
+    if (this.state === 'OPEN') return Math.max(0, this.openedAt + this.window() - this.now());
+    return this.probeInFlight ? this.window() : 0;
   }
 
   /** May a request go out now? In HALF_OPEN this reserves the single probe slot. */
   tryAcquire(): boolean {
     if (this.state === 'CLOSED') return true;
     if (this.state === 'OPEN') {
-      if (this.now() - this.openedAt < this.options.recoveryTimeoutMs) return false;
+      if (this.now() - this.openedAt < this.window()) return false;
       this.state = 'HALF_OPEN';
       this.probeInFlight = false;
     }
@@ -64,6 +78,7 @@ export class CircuitBreaker {
 
   onSuccess(): void {
     this.consecutiveFailures = 0;
+    this.opens = 0;
     this.probeInFlight = false;
     this.state = 'CLOSED';
   }
@@ -72,6 +87,8 @@ export class CircuitBreaker {
     this.consecutiveFailures++;
     this.probeInFlight = false;
     if (this.state === 'HALF_OPEN' || this.consecutiveFailures >= this.options.failureThreshold) {
+      // Late failures of requests sent before it opened (several lanes in flight) do not grow the window.
+      if (this.state !== 'OPEN') this.opens++;
       this.state = 'OPEN';
       this.openedAt = this.now();
     }

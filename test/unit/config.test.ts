@@ -23,7 +23,8 @@ describe('AgentConfig', () => {
     assert.equal(c.enableMetrics, true);
     assert.equal(c.maxEventBytes, 65536);
     assert.equal(c.maxBodyBytes, 262144);
-    assert.deepEqual(c.breaker, { failureThreshold: 5, recoveryTimeoutMs: 60000 });
+    // The reference's 5 failures and 60 s, with a first window of 5 s that doubles up to them (circuit-breaker.ts).
+    assert.deepEqual(c.breaker, { failureThreshold: 5, recoveryTimeoutMs: 60000, initialRecoveryTimeoutMs: 5000 });
     assert.equal(c.signatureMode, 'uncompressed');
   });
 
@@ -162,7 +163,7 @@ describe('AgentConfig', () => {
     const next = mergeConfig(base, { flushInterval: 5, breaker: { recoveryTimeoutMs: 10 } });
     assert.equal(next.flushInterval, 5);
     assert.equal(next.projectId, 'p');
-    assert.deepEqual(next.breaker, { failureThreshold: 5, recoveryTimeoutMs: 10 });
+    assert.deepEqual(next.breaker, { failureThreshold: 5, recoveryTimeoutMs: 10, initialRecoveryTimeoutMs: 5000 });
     assert.throws(() => mergeConfig(base, { timeout: 0 }), /timeout/);
   });
 
@@ -179,7 +180,7 @@ describe('AgentConfig', () => {
     // snake_case keys, as resolveConfig takes them, nested ones included.
     const snake = mergeConfig(base, { flush_interval: 3, breaker: { recovery_timeout_ms: 10 }, rate_limit: { max_calls: 5 }, queue: { max_entries: 4 } } as never);
     assert.equal(snake.flushInterval, 3);
-    assert.deepEqual(snake.breaker, { failureThreshold: 9, recoveryTimeoutMs: 10 });
+    assert.deepEqual(snake.breaker, { failureThreshold: 9, recoveryTimeoutMs: 10, initialRecoveryTimeoutMs: 5000 });
     assert.deepEqual(snake.rateLimit, { maxCalls: 5, windowMs: 60_000 });
     assert.equal(snake.queue.maxEntries, 4);
   });

@@ -120,6 +120,53 @@ describe('transport primitives', () => {
       assert.equal(b.tryAcquire(), false);
     });
 
+    it('stays open initialRecoveryTimeoutMs the first time, doubles per failed probe up to recoveryTimeoutMs, starts over after a success', () => {
+      let t = 0;
+      const b = new CircuitBreaker({ failureThreshold: 2, recoveryTimeoutMs: 60_000, initialRecoveryTimeoutMs: 5_000 }, () => t);
+      const openNow = (): void => {
+        while (b.getState() !== 'OPEN') {
+          assert.ok(b.tryAcquire());
+          b.onFailure();
+        }
+      };
+      openNow();
+      const windows: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        windows.push(b.msUntilProbe());
+        t += b.msUntilProbe() - 1;
+        assert.equal(b.tryAcquire(), false, 'still open 1 ms before the window ends');
+        t += 1;
+        assert.ok(b.tryAcquire(), 'the probe');
+        b.onFailure();
+      }
+      assert.deepEqual(windows, [5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+      t += 60_000;
+      assert.ok(b.tryAcquire());
+      b.onSuccess();
+      openNow();
+      assert.equal(b.msUntilProbe(), 5_000, 'a success starts over');
+    });
+
+    it('late failures of requests sent before it opened do not grow the window', () => {
+      const b = new CircuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 60_000, initialRecoveryTimeoutMs: 5_000 }, () => 0);
+      for (let i = 0; i < 4; i++) assert.ok(b.tryAcquire(), 'four lanes in flight');
+      for (let i = 0; i < 4; i++) b.onFailure();
+      assert.equal(b.msUntilProbe(), 5_000);
+    });
+
+    it('keeps a fixed window without initialRecoveryTimeoutMs, or when it is not below recoveryTimeoutMs', () => {
+      for (const initial of [undefined, 60_000, 90_000]) {
+        let t = 0;
+        const b = new CircuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 60_000, ...(initial === undefined ? {} : { initialRecoveryTimeoutMs: initial }) }, () => t);
+        for (let i = 0; i < 3; i++) {
+          assert.ok(b.tryAcquire());
+          b.onFailure();
+          assert.equal(b.msUntilProbe(), 60_000, String(initial));
+          t += 60_000;
+        }
+      }
+    });
+
     it('takes new options live', () => {
       const b = new CircuitBreaker({ failureThreshold: 10, recoveryTimeoutMs: 100 });
       b.setOptions({ failureThreshold: 1, recoveryTimeoutMs: 100 });
