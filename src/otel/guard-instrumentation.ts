@@ -235,6 +235,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     // The base constructor calls this before the enforcer exists; the constructor builds it from the same config.
     if (this.constructed !== true) return;
     this.enforcer?.configure(enforcementSettings(config));
+    // The budget is built with the instruments (at the first request): a server already observed gets the new value here.
+    if (this.instruments !== undefined) this.instruments.unmatched.max = config.maxUnmatchedRouteKeys ?? DEFAULT_MAX_UNMATCHED_ROUTE_KEYS;
     this.updateGateActive();
   }
 

@@ -38,7 +38,8 @@ export function isUnmatchedStatus(status: number): boolean {
 export class UnmatchedRouteBudget {
   private readonly seen = new Set<string>();
 
-  constructor(private readonly max: number) {}
+  /** Set again by the instrumentation's setConfig: live reconfiguration applies from the next request. */
+  constructor(public max: number) {}
 
   /** `route` while it has, or can still get, a key of its own this interval; else UNMATCHED_ROUTE_KEY. */
   keyFor(route: string): string {

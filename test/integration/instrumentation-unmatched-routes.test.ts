@@ -206,3 +206,27 @@ describe('GuardInstrumentation: unmatched requests get a bounded number of route
     ]);
   });
 });
+
+describe('GuardInstrumentation: setConfig({ maxUnmatchedRouteKeys }) applies while serving', function () {
+  this.timeout(30_000);
+  const cleanups = cleanupsAfterEach();
+
+  it('a server already observed (instruments built) groups by the new budget from the next request', async () => {
+    const h = usingHarness(cleanups, harness());
+    const server = http.createServer((_req, res) => {
+      res.writeHead(404);
+      res.end();
+    });
+    const base = await listen(server);
+    cleanups.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    await send(base, [{ path: '/first' }]);
+    await settle();
+    await h.collect();
+    // Live reconfiguration (README: setConfig applies at the next request): group every unmatched path.
+    h.inst.setConfig({ ...h.inst.getConfig(), maxUnmatchedRouteKeys: 0 });
+    await send(base, [{ path: '/scan/one' }, { path: '/scan/two' }]);
+    await settle();
+    const endpoints = (await h.collect()).get('guard.request.count')!.map((p) => [p.attributes.endpoint, p.value]);
+    assert.deepEqual(endpoints, [[UNMATCHED_ROUTE_KEY, 2]]);
+  });
+});
