@@ -162,6 +162,7 @@ export class HttpServerObserver {
       if (this.gateActive && m.server !== undefined && m.server !== this.lastWrapped) this.wrapServer(m.server);
       const decision = this.callbacks.onRequestStart(m.request, m.response);
       if (decision === RequestDecision.Ignore) return;
+      if (decision === RequestDecision.Answered && m.request.headers.expect !== undefined) forgetExpectation(m.request);
       const socket = m.socket;
       const state = new InFlight(this.run, performance.now(), socket === undefined ? 0 : socketBytes(socket), decision === RequestDecision.Answered);
       if (typeof decision === 'object') {
@@ -275,6 +276,20 @@ export class HttpServerObserver {
     this.wrappedServers.clear();
     this.lastWrapped = undefined;
   }
+}
+
+/**
+ * Right after publishing request.start, Node acts on an `Expect` header
+ * itself: it writes `100 Continue` (after the gate's final answer: a stray
+ * response a client takes for its next request's), or for any other
+ * expectation a 417, whose writeHead on the answered response throws
+ * ERR_HTTP_HEADERS_SENT inside the parser, an uncaught exception that kills
+ * the host. The gate gave the final answer, so the expectation is settled:
+ * the header goes, and Node goes straight to the 'request' emit, which the
+ * server's wrapper swallows. (`req.headers` is Node's cached object.)
+ */
+function forgetExpectation(req: IncomingMessage): void {
+  delete req.headers.expect;
 }
 
 function responseBytes(res: ServerResponse, socket: Socket | undefined, socketBytesAtStart: number, aborted: boolean): number | undefined {
