@@ -322,6 +322,9 @@ function crossChecks(c: Record<string, unknown>, problems: FieldProblem[]): void
   }
   if (typeof c.redisUrl === 'string' && !/^rediss?:\/\/./i.test(c.redisUrl)) {
     problems.push({ field: 'redisUrl', message: 'must start with redis:// or rediss://' });
+  } else if (typeof c.redisUrl === 'string' && !URL.canParse(c.redisUrl)) {
+    // Checked here, never quoted: ioredis's own parse throws at construction a TypeError whose `input` is the URL, password included.
+    problems.push({ field: 'redisUrl', message: 'must be a URL like redis://[user[:password]@]host:port[/db] (percent-encode special characters in a password)' });
   }
   if (Array.isArray(c.redisClusterNodes) && c.redisClusterNodes.length > 0) {
     problems.push(...clusterNodeProblems(c.redisClusterNodes));

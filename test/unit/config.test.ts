@@ -4,6 +4,7 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { resolveConfig, mergeConfig, describeConfig, DEFAULT_CONFIG, CONFIG_FIELDS, NESTED_FIELDS } from '../../src/config.js';
 import { GuardAgentConfigError, GuardAgentValidationError } from '../../src/errors.js';
 import { parseClusterNodes } from '../../src/queue/redis-cluster-nodes.js';
+import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 
 const KEY = 'fg_test_0123456789';
 
@@ -109,6 +110,19 @@ describe('AgentConfig', () => {
     const secret = 'super-secret-signing-value';
     assert.throws(() => resolveConfig({ apiKey: KEY, signatureMode: secret as never }, { env: {} }), (e: Error) => !e.message.includes(KEY));
     assert.throws(() => resolveConfig({ apiKey: 123 as never, payloadSigningSecret: 5 as never }, { env: {} }), (e: Error) => !e.message.includes('123'));
+  });
+
+  it('a redisUrl that is no URL (a port typo) is a GuardAgentConfigError naming redisUrl, without the password, at construction too', () => {
+    const url = 'redis://app:redis-pass-3@127.0.0.1:63790x/0';
+    for (const build of [() => resolveConfig({ apiKey: KEY, redisUrl: url }, { env: {} }), () => new GuardAgentHandler({ apiKey: KEY, redisUrl: url }, { env: {}, stopBeforeExit: false })]) {
+      // Before, ioredis's URL parse threw at construction: a TypeError 'Invalid URL' whose `input` (printed by util.inspect and by a crash) is the whole URL.
+      assert.throws(build, (e: Error) => {
+        assert.ok(e instanceof GuardAgentConfigError, inspect(e));
+        assert.match(e.message, /redisUrl: /);
+        assert.ok(!inspect(e, { showHidden: true, depth: 10 }).includes('redis-pass-3'), inspect(e));
+        return true;
+      });
+    }
   });
 
   it('prints without its secrets: util.inspect and JSON.stringify hide the keys and the Redis passwords, the values stay usable', () => {
