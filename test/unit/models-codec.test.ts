@@ -164,6 +164,28 @@ describe('models and wire codec', () => {
     }
   });
 
+  it('timestamp text that is not ISO 8601 is refused, naming the field, not guessed by the Date parser (in the host time zone)', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      // V8 read '1' as 2001-01-01 and '12' as 2001-12-01, and 'March 7 2020 10:00' as 10:00 in Tokyo (01:00Z).
+      for (const input of ['1', '12', 'March 7 2020 10:00', '7/3/2020 10:00', 'Sat, 07 Mar 2020 10:00:00']) {
+        assert.throws(() => new SecurityEvent({ eventType: 'x', timestamp: input }), /timestamp: expected a Date, an ISO 8601 string/, input);
+        assert.throws(() => new SecurityMetric({ metricType: 'request_count', value: 1, timestamp: input }), /timestamp: /, input);
+      }
+      for (const [input, iso] of [
+        ['2020-03-07', '2020-03-07T00:00:00.000Z'],
+        ['2020-03-07T10:00:00+09:00', '2020-03-07T01:00:00.000Z'],
+        ['2020-03-07t10:00:00z', '2020-03-07T10:00:00.000Z'],
+      ]) {
+        assert.equal(new SecurityEvent({ eventType: 'x', timestamp: input }).timestamp.toISOString(), iso, input);
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('timestamps outside years 1-9999 UTC (the backend datetime range) are refused, naming the field; the bounds themselves are accepted', () => {
     const first = '0001-01-01T00:00:00.000Z';
     const last = '9999-12-31T23:59:59.999Z';
