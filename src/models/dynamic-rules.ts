@@ -162,6 +162,7 @@ function describe(v: unknown): string {
  * Parses a rules payload (snake_case from the backend, or camelCase) into the
  * camelCase `DynamicRules`. Missing fields take the model defaults; a field of
  * the wrong type throws `GuardAgentValidationError` listing every bad field.
+ * Entries are checked by `sanitizeRules` after it (cloud provider names too).
  */
 export function parseDynamicRules(raw: unknown, now = new Date()): DynamicRules {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -207,10 +208,12 @@ export function parseDynamicRules(raw: unknown, now = new Date()): DynamicRules 
     if (!Array.isArray(clouds)) {
       problems.push({ field: 'blockedCloudProviders', message: `expected an array, got ${describe(clouds)}` });
     } else {
+      // The backend's model is set[str]: any name is well-formed. One the agent does not know is not a reason to refuse
+      // the whole ruleset (its IP lists and limits too); sanitizeRules drops it and reports it, as any bad entry.
       const set = new Set<CloudProvider>();
       for (const c of clouds) {
-        if ((CLOUD_PROVIDERS as readonly unknown[]).includes(c)) set.add(c as CloudProvider);
-        else problems.push({ field: 'blockedCloudProviders', message: `unknown provider ${JSON.stringify(c)} (expected AWS, GCP or Azure)` });
+        if (typeof c === 'string') set.add(c as CloudProvider);
+        else problems.push({ field: 'blockedCloudProviders', message: `expected a provider name, got ${describe(c)}` });
       }
       out.blockedCloudProviders = [...set];
     }

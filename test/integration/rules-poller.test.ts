@@ -112,6 +112,18 @@ describe('RulePoller (real dev backend)', function () {
     assert.equal(p.stats.droppedEntries, 4);
   });
 
+  it('a cloud provider the agent does not know (the backend model takes any string) is dropped and reported; the rest of the rules applies', async () => {
+    const p = poller('proj_poll_clouds');
+    backend.setRules({ ...GOOD, version: 12, blocked_cloud_providers: ['AWS', 'DigitalOcean', 'aws'] });
+    // Before, the whole payload was refused (rejected 1, no rules at all): the IP blacklist never applied.
+    const r = await p.pollNow();
+    assert.equal(r?.version, 12);
+    assert.deepEqual(r?.ipBlacklist, ['203.0.113.0/24']);
+    assert.deepEqual(r?.blockedCloudProviders, ['AWS'], 'only the names @guardcore/core accepts');
+    assert.deepEqual(p.problems.map((x) => [x.field, x.value]), [['blockedCloudProviders', 'DigitalOcean'], ['blockedCloudProviders', 'aws']]);
+    assert.equal(p.stats.rejected, 0);
+  });
+
   it('the backend is the authority: a lower version it serves (a rollback) applies at the next poll', async () => {
     backend.setRules({ ...GOOD, version: 7, emergency_mode: true });
     const p = poller('proj_poll_rollback', 60_000);

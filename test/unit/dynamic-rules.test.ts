@@ -49,7 +49,7 @@ describe('DynamicRules', () => {
 
   it('names every bad field', () => {
     assert.throws(
-      () => parseDynamicRules({ version: 'seven', ip_blacklist: 'x', endpoint_rate_limits: { '/a': [1] }, blocked_cloud_providers: ['DigitalOcean'], auto_ban_threshold: 0, emergency_mode: null }),
+      () => parseDynamicRules({ version: 'seven', ip_blacklist: 'x', endpoint_rate_limits: { '/a': [1] }, blocked_cloud_providers: [5], auto_ban_threshold: 0, emergency_mode: null }),
       (e: unknown) => {
         assert.ok(e instanceof GuardAgentValidationError);
         assert.deepEqual(e.problems.map((p) => p.field).sort(), ['autoBanThreshold', 'blockedCloudProviders', 'emergencyMode', 'endpointRateLimits./a', 'ipBlacklist', 'version'].sort());
