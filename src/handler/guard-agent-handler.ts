@@ -635,7 +635,8 @@ export class GuardAgentHandler {
       const waiting = this.pipeline.queue.stats().depthItems > 0;
       if (!waiting) return true;
       const recentWindowMs = Math.max(120_000, this.config.flushInterval * 3000);
-      return tr.lastSuccessAt !== null && Date.now() - tr.lastSuccessAt < recentWindowMs;
+      // A delivered batch, not any 2xx: a rules fetch or a heartbeat answered while the backend refuses the data (a quota) is no delivery.
+      return tr.lastDeliveryAt !== null && Date.now() - tr.lastDeliveryAt < recentWindowMs;
     } catch (err) {
       diag.error(`guard-agent: health check failed: ${(err as Error).message}`);
       return false;

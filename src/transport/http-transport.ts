@@ -330,7 +330,7 @@ export class HTTPTransport {
     switch (r.cls) {
       case 'success':
         this.partial[batch.kind] = { streak: 0, gateUntil: 0 };
-        this.stats.delivered(n);
+        this.stats.delivered(n, this.now());
         if (batch.kind === 'events') this.noteBackendDrops(r.res.body, n);
         return { outcome: 'delivered', delivered: n, dropped: [], pending: [], lastStatus: status };
       case 'partial': {

@@ -14,6 +14,7 @@ export class TransportStatsRecorder {
   private readonly dropped: Partial<Record<DropReason, number>> = {};
   private backendDroppedEvents = 0;
   private lastSuccessAt: number | null = null;
+  private lastDeliveryAt: number | null = null;
   private lastFailureAt: number | null = null;
   private lastStatus: number | null = null;
 
@@ -41,9 +42,10 @@ export class TransportStatsRecorder {
     this.retries++;
   }
 
-  delivered(items: number): void {
+  delivered(items: number, at: number): void {
     this.batchesDelivered++;
     this.itemsDelivered += items;
+    this.lastDeliveryAt = at;
   }
 
   drop(reason: DropReason, count: number): void {
@@ -70,6 +72,7 @@ export class TransportStatsRecorder {
       breakerState,
       authFailed,
       lastSuccessAt: this.lastSuccessAt,
+      lastDeliveryAt: this.lastDeliveryAt,
       lastFailureAt: this.lastFailureAt,
       lastStatus: this.lastStatus,
     };

@@ -106,7 +106,10 @@ export interface TransportStats {
   backendDroppedEvents: number;
   breakerState: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
   authFailed: boolean;
+  /** Last 2xx answer to any request (rules fetches and heartbeats included). */
   lastSuccessAt: number | null;
+  /** Last events or metrics batch the backend accepted: what healthCheck() calls "accepted data". */
+  lastDeliveryAt: number | null;
   lastFailureAt: number | null;
   lastStatus: number | null;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { DevBackend } from '../../src/dev-backend/index.js';
+import { parseFaultSpec } from '../../src/dev-backend/fault-spec.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { GuardAgentConfigError } from '../../src/errors.js';
 import { SecurityEvent, SecurityMetric } from '../../src/models/index.js';
@@ -272,6 +273,22 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.flushBuffer(3000);
     await until(() => backend.events.length === 1);
     assert.equal(await h.healthCheck(), true);
+    await h.stop();
+  });
+
+  it('healthCheck stays false while the backend refuses the waiting data: a rules fetch or a heartbeat it answers is not a delivery', async () => {
+    backend.faults.push(parseFaultSpec('successfalsexinf'));
+    const h = handlerFor(url, { enableMetrics: false });
+    await h.start();
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'refused: events quota' });
+    await h.flushBuffer(3000);
+    assert.equal(h.getStats().queue.depthItems, 1, 'the refused event waits in the queue');
+    assert.equal(await h.healthCheck(), false);
+    // Before, any 2xx counted as "the backend accepted data recently": a rules GET made the agent healthy.
+    await h.getDynamicRules();
+    await h.sendStatus();
+    assert.equal(backend.events.length, 0);
+    assert.equal(await h.healthCheck(), false);
     await h.stop();
   });
 
