@@ -103,7 +103,7 @@ const WRAPPED = Symbol('guard-agent-otel.emitWrapper');
 
 type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
 interface WrappedEmit extends EmitFn {
-  [WRAPPED]: { hadOwn: boolean; own: EmitFn | undefined };
+  [WRAPPED]: { hadOwn: boolean; own: EmitFn | undefined; owner: HttpServerObserver };
 }
 
 export class HttpServerObserver {
@@ -223,9 +223,10 @@ export class HttpServerObserver {
 
   private wrapServer(server: Server): void {
     const current = (server as unknown as { emit: EmitFn }).emit as Partial<WrappedEmit>;
-    if (current[WRAPPED] !== undefined) {
-      // Still wrapped (by us or, when `own` differs, by an observer before us): nothing to do.
-      if (this.wrappedServers.has(server)) this.lastWrapped = server;
+    // Still wrapped by us: nothing to do. A wrapper of another observer (a second instrumentation in the
+    // process) swallows only what its own gate answered, so ours goes on top of it.
+    if (current[WRAPPED] !== undefined && this.wrappedServers.has(server)) {
+      this.lastWrapped = server;
       return;
     }
     const hadOwn = Object.prototype.hasOwnProperty.call(server, 'emit');
@@ -253,7 +254,7 @@ export class HttpServerObserver {
       // eslint-disable-next-line prefer-rest-params
       return Reflect.apply(target, this, arguments) as boolean;
     } as WrappedEmit;
-    wrapper[WRAPPED] = { hadOwn, own };
+    wrapper[WRAPPED] = { hadOwn, own, owner: this };
     (server as unknown as { emit: EmitFn }).emit = wrapper;
     const onClose = (): void => {
       this.wrappedServers.delete(server);
@@ -269,7 +270,7 @@ export class HttpServerObserver {
       server.removeListener('close', onClose);
       const current = (server as unknown as { emit: Partial<WrappedEmit> }).emit;
       const info = current[WRAPPED];
-      if (info === undefined) continue; // someone wrapped over us: leave their wrapper in place
+      if (info === undefined || info.owner !== this) continue; // someone wrapped over us: leave their wrapper in place
       if (info.hadOwn && info.own) (server as unknown as { emit: EmitFn }).emit = info.own;
       else delete (server as unknown as { emit?: EmitFn }).emit;
     }

@@ -431,6 +431,31 @@ describe('GuardInstrumentation with real servers', function () {
       assert.equal(handlerCalls, 2, 'only the allowed requests reached the app');
     });
 
+    it('two instrumentations in one process (two agents), each with its gate: what either answers never reaches the app', async () => {
+      const first = use(harness());
+      const second = use(harness());
+      first.inst.setRequestGate(() => false);
+      second.inst.setRequestGate(gate);
+      const crashes: unknown[] = [];
+      const onCrash = (err: unknown) => void crashes.push(err);
+      process.prependListener('uncaughtException', onCrash);
+      cleanups.push(() => void process.off('uncaughtException', onCrash));
+      let handlerCalls = 0;
+      const base = await serve((req, res) => {
+        handlerCalls++;
+        plainApp(req, res);
+      });
+      for (const path of ['/fine', '/blocked/1', '/fine']) await (await fetch(base + path)).arrayBuffer();
+      await settle();
+      // Before, the server was wrapped by the first one only, which let the second's answered request through to
+      // the app: its write after the gate's end was an uncaught ERR_STREAM_WRITE_AFTER_END.
+      assert.equal(handlerCalls, 2, 'only the allowed requests reached the app');
+      assert.deepEqual(crashes, []);
+      second.inst.setRequestGate(undefined);
+      first.inst.setRequestGate(undefined);
+      assert.equal((await fetch(`${base}/blocked/2`)).status, 200, 'both gates removed: the app answers');
+    });
+
     it('a throwing gate lets the request through', async () => {
       const h = use(harness());
       h.inst.setRequestGate(() => {
