@@ -210,6 +210,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   /** Response times for readers that carry a producer (see metricProducer()); undefined until one is asked for. */
   private responseTimes?: ResponseTimeHistograms;
   private providersHanded?: () => void;
+  /** The last rules given to setRules, kept while `enforcement` is off so turning it on applies them. */
+  private latestRules?: { rules: DynamicRules | null; sanitized: boolean };
 
   constructor(config: GuardInstrumentationConfig = {}) {
     super(GUARD_INSTRUMENTATION_NAME, VERSION, checkInstrumentationConfig(config));
@@ -231,10 +233,16 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
    */
   override setConfig(config: GuardInstrumentationConfig = {}): void {
     checkInstrumentationConfig(config);
+    const wasChecking = this.constructed === true && this._config.enforcement !== false;
     super.setConfig(config);
     // The base constructor calls this before the enforcer exists; the constructor builds it from the same config.
     if (this.constructed !== true) return;
     this.enforcer?.configure(enforcementSettings(config));
+    // `enforcement` switched: the rule engine goes (it was still answering), or is built from the latest rules.
+    if (wasChecking !== (config.enforcement !== false)) {
+      const latest = wasChecking ? undefined : this.latestRules;
+      this.enforcer?.setRules(latest?.rules ?? null, { sanitized: latest?.sanitized === true });
+    }
     // The budget is built with the instruments (at the first request): a server already observed gets the new value here.
     if (this.instruments !== undefined) this.instruments.unmatched.max = config.maxUnmatchedRouteKeys ?? DEFAULT_MAX_UNMATCHED_ROUTE_KEYS;
     this.updateGateActive();
@@ -375,6 +383,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
    * costs the host's event loop about 150 ms.
    */
   setRules(rules: DynamicRules | null, options: { sanitized?: boolean } = {}): void {
+    this.latestRules = { rules, sanitized: options.sanitized === true };
     if (this._config.enforcement === false) return;
     this.enforcer?.setRules(rules, options);
     this.updateGateActive();

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { AggregationTemporality, InMemoryMetricExporter, type MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
+import { defaultDynamicRules } from '../../src/models/dynamic-rules.js';
 import { GuardInstrumentation, type GuardInstrumentationConfig, type RequestObservation } from '../../src/otel/guard-instrumentation.js';
 import { createMeterProvider, createPeriodicReader } from '../../src/otel/sdk-compat.js';
 import { cleanupsAfterEach, usingHarness } from '../helpers/cleanups.js';
@@ -454,6 +455,29 @@ describe('GuardInstrumentation with real servers', function () {
       second.inst.setRequestGate(undefined);
       first.inst.setRequestGate(undefined);
       assert.equal((await fetch(`${base}/blocked/2`)).status, 200, 'both gates removed: the app answers');
+    });
+
+    it("setConfig({ enforcement: false }) while serving stops the rules check at once; turning it on again applies the latest rules", async () => {
+      const h = use(harness({ mode: 'enforce' }));
+      const rules = (ipBlacklist: string[], ruleId: string) => ({ ...defaultDynamicRules(), ruleId, ipBlacklist });
+      h.inst.setRules(rules(['127.0.0.1'], 'rs_1'));
+      const base = await serve(plainApp);
+      const status = async () => {
+        const r = await fetch(`${base}/fine`);
+        await r.arrayBuffer();
+        return r.status;
+      };
+      assert.equal(await status(), 403);
+      h.inst.setConfig({ mode: 'enforce', enforcement: false });
+      // Before, the engine built earlier went on answering 403.
+      assert.equal(await status(), 200, 'enforcement off');
+      assert.equal(h.inst.getRules(), null);
+      h.inst.setRules(rules(['198.51.100.1'], 'rs_2'));
+      h.inst.setRules(rules(['127.0.0.0/8'], 'rs_3'));
+      assert.equal(await status(), 200, 'rules given while off are not checked');
+      h.inst.setConfig({ mode: 'enforce' });
+      assert.equal(h.inst.getRules()?.ruleId, 'rs_3', 'the latest rules, not the ones in force before');
+      assert.equal(await status(), 403);
     });
 
     it('a throwing gate lets the request through', async () => {
