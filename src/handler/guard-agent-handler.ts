@@ -42,7 +42,7 @@ import { toJsonText } from '../models/json-safe.js';
 import { cutOversizeAppData } from '../models/oversize-app-data.js';
 import { createFallbackQueue, fallbackQueueConfigFrom } from '../queue/create-fallback-queue.js';
 import { claimInstanceId, defaultInstanceId, type InstanceIdClaim } from '../queue/instance-id.js';
-import { clientFromHandler, createOwnedClient, isRedisHandler, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
+import { clientFromHandler, createOwnedClient, isRedisHandler, isRedisSource, type RedisClientLike, type RedisSource } from '../queue/redis-connection.js';
 import { projectHashTag, sanitiseKeyPart } from '../queue/redis-keys.js';
 import { RedisSlidingWindow } from '../rules/redis-sliding-window.js';
 import { RulePoller, type RulesListener } from '../rules/rule-poller.js';
@@ -490,6 +490,12 @@ export class GuardAgentHandler {
    * Whatever the memory queue held moves to Redis. Never throws.
    */
   async initializeRedis(redis: RedisSource | unknown): Promise<void> {
+    // Anything else (a URL string, an options object) would fail inside the queue's start, out of reach of this try.
+    // (None, null or undefined, still means the configured queue, as before.)
+    if (redis !== null && redis !== undefined && !isRedisSource(redis)) {
+      diag.error(`guard-agent: initializeRedis expects an ioredis Redis or Cluster client or a RedisHandler (getConnection()), got ${typeof redis}; keeping the current queue (set redisUrl to connect by URL)`);
+      return;
+    }
     try {
       const next = createFallbackQueue(this.queueConfig(redis as RedisSource));
       await this.pipeline.queue.switchTo(next);

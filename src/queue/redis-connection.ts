@@ -44,6 +44,11 @@ function looksLikeClient(value: unknown): value is RedisClientLike {
   );
 }
 
+/** What `initializeRedis` can use: an ioredis `Redis` / `Cluster`, or a handler handing one out. */
+export function isRedisSource(value: unknown): value is RedisSource {
+  return isRedisHandler(value) || looksLikeClient(value);
+}
+
 /** The ioredis client behind a handler, or null while it has none (not initialised yet). */
 export function clientFromHandler(handler: RedisHandlerLike): RedisClientLike | null {
   let connection: unknown;

@@ -292,6 +292,32 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('initializeRedis with something that is no Redis client (a URL string, a number) is refused with a diagnostic; the agent runs and stops as before', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    const errors: string[] = [];
+    diag.setLogger({ error: (m: string) => void errors.push(m), warn: () => undefined, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.ERROR);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.prependListener('unhandledRejection', onUnhandled);
+    try {
+      await h.sendEvent({ eventType: 'ip_banned', reason: 'before' });
+      // Before, the queue built around it threw in its start (client.on is not a function), an unhandled rejection that ended the process.
+      for (const bad of ['redis://127.0.0.1:6379', 42]) await h.initializeRedis(bad);
+      await new Promise((r) => setTimeout(r, 50));
+      await h.sendEvent({ eventType: 'ip_banned', reason: 'after' });
+      await h.stop(3000);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      diag.disable();
+    }
+    assert.deepEqual(unhandled, []);
+    assert.equal(errors.filter((m) => /initializeRedis expects/.test(m)).length, 2, errors.join('\n'));
+    assert.ok(!errors.some((m) => /stop failed/.test(m)), errors.join('\n'));
+    assert.deepEqual(backend.events.map((e) => e.reason).sort(), ['after', 'before']);
+    assert.equal(h.getStats().queue.backend, 'memory');
+  });
+
   it('a SecurityEvent or SecurityMetric instance the app passes is never changed: what is sent is redacted and cut, the instance keeps its data', async () => {
     const h = handlerFor(url, { maxEventBytes: 2048 });
     await h.start();
