@@ -161,7 +161,7 @@ export class GuardAgentHandler {
     }
     const rulesClient = createOwnedClient(this.config, { commandTimeoutMs: 500, connectTimeoutMs: 2000 });
     if (rulesClient) this.useRulesRedis(rulesClient, true);
-    this.recent.observe({ sent: 0, failed: 0, dropped: 0 });
+    this.recent.observe({ sent: 0, failed: 0, dropped: 0, eventsSent: 0, eventsFailed: 0 });
   }
 
   private buildOwnProviders(resource: Resource | undefined): void {
@@ -589,6 +589,8 @@ export class GuardAgentHandler {
       refused,
       sent: log.eventsDelivered + met.delivery.delivered + drain.itemsDelivered,
       failed: log.eventsQueued + met.delivery.queued + refused.queued,
+      eventsSent: log.eventsDelivered + drain.eventsDelivered,
+      eventsFailed: log.eventsQueued + refused.queued,
       dropped: sumDrops(q.dropped) + sumDrops(log.eventsDropped) + sumDrops(met.delivery.dropped) + sumDrops(drain.dropped) + sdk.sdkQueueDropped + refused.lost,
     };
   }
@@ -596,13 +598,14 @@ export class GuardAgentHandler {
   /** The status heartbeat's body (reference 2.5), judged on the recent past. */
   async getStatus(): Promise<AgentStatus> {
     const t = this.totals();
-    const recent = this.recent.delta({ sent: t.sent, failed: t.failed, dropped: t.dropped });
+    const totals = { sent: t.sent, failed: t.failed, dropped: t.dropped, eventsSent: t.eventsSent, eventsFailed: t.eventsFailed };
+    const recent = this.recent.delta(totals);
     const tr = this.pipeline.transport.getStats();
     const inputs: StatusInputs = {
       now: new Date(),
       uptimeSeconds: (Date.now() - this.startedAt) / 1000,
       recent,
-      totals: { sent: t.sent, failed: t.failed, dropped: t.dropped },
+      totals,
       breakerState: tr.breakerState,
       authFailed: tr.authFailed,
       queueDepthItems: t.q.depthItems,

@@ -6,9 +6,13 @@
  * a delta is "now minus the oldest snapshot inside the window".
  */
 export interface CounterTotals {
+  /** Items (events and metric records) delivered, and queued after a failed send. */
   sent: number;
   failed: number;
   dropped: number;
+  /** Of `sent` and `failed`, the security events (the heartbeat's events_sent / events_failed). */
+  eventsSent: number;
+  eventsFailed: number;
 }
 
 interface Snapshot extends CounterTotals {
@@ -37,6 +41,12 @@ export class RecentCounters {
   delta(totals: CounterTotals): CounterTotals {
     this.observe(totals);
     const base = this.snapshots[0];
-    return { sent: totals.sent - base.sent, failed: totals.failed - base.failed, dropped: totals.dropped - base.dropped };
+    return {
+      sent: totals.sent - base.sent,
+      failed: totals.failed - base.failed,
+      dropped: totals.dropped - base.dropped,
+      eventsSent: totals.eventsSent - base.eventsSent,
+      eventsFailed: totals.eventsFailed - base.eventsFailed,
+    };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Builds the heartbeat (`AgentStatus`, reference 2.5) from the agent's
- * counters. `events_sent`/`events_failed` are the RECENT window's values
+ * counters. `events_sent`/`events_failed` are the RECENT window's security
+ * events (metric records travel as `metrics_sent`/`metrics_failed`)
  * (fixing 11.17: lifetime counters kept one early outage "degraded"
  * forever); lifetime totals, drops and queue state travel as extra fields,
  * which the backend's model ignores and newer dashboards can read.
@@ -53,8 +54,9 @@ export function buildStatus(i: StatusInputs): AgentStatus {
     timestamp: i.now,
     status,
     uptime: i.uptimeSeconds,
-    eventsSent: i.recent.sent,
-    eventsFailed: i.recent.failed,
+    // Security events only, as the reference agent counts them; the failure rate above judges every kind.
+    eventsSent: i.recent.eventsSent,
+    eventsFailed: i.recent.eventsFailed,
     bufferSize: i.bufferSize,
     lastFlush: i.lastFlush,
     errors,
@@ -62,8 +64,12 @@ export function buildStatus(i: StatusInputs): AgentStatus {
       project_id: i.projectId,
       agent_version: VERSION,
       window_seconds: 900,
-      events_sent_total: i.totals.sent,
-      events_failed_total: i.totals.failed,
+      metrics_sent: i.recent.sent - i.recent.eventsSent,
+      metrics_failed: i.recent.failed - i.recent.eventsFailed,
+      events_sent_total: i.totals.eventsSent,
+      events_failed_total: i.totals.eventsFailed,
+      metrics_sent_total: i.totals.sent - i.totals.eventsSent,
+      metrics_failed_total: i.totals.failed - i.totals.eventsFailed,
       dropped_total: i.totals.dropped,
       dropped_recent: i.recent.dropped,
       queue_depth: i.queueDepthItems,

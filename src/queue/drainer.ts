@@ -53,6 +53,8 @@ export interface QueueDrainerStats {
   /** Batches handed back to the queue (backend still down, their kind refused, or not reached in the tick). */
   released: number;
   itemsDelivered: number;
+  /** Of itemsDelivered, the items of events batches (the heartbeat's events_sent counts security events only). */
+  eventsDelivered: number;
   /** Ticks skipped because the transport was in breaker-open / auth-failed / Retry-After backoff. */
   skippedTicks: number;
   /** Items of replayed batches the backend rejected for good (removed from the queue, never replayed again), by reason. */
@@ -85,7 +87,7 @@ export class QueueDrainer {
   private running: Promise<void> | null = null;
   private backoffUntil = 0;
   private readonly abort = new AbortController();
-  private readonly s: QueueDrainerStats = { ticks: 0, replayed: 0, acked: 0, released: 0, itemsDelivered: 0, skippedTicks: 0, dropped: {} };
+  private readonly s: QueueDrainerStats = { ticks: 0, replayed: 0, acked: 0, released: 0, itemsDelivered: 0, eventsDelivered: 0, skippedTicks: 0, dropped: {} };
 
   constructor(options: QueueDrainerOptions) {
     this.transport = options.transport;
@@ -243,6 +245,7 @@ export class QueueDrainer {
     const kindOnly = report.kindBackoff === true;
     if (!kindOnly && report.retryAfterMs !== undefined && report.retryAfterMs > 0) this.backoffUntil = Date.now() + report.retryAfterMs;
     this.s.itemsDelivered += report.delivered;
+    if (q.batch.kind === 'events') this.s.eventsDelivered += report.delivered;
     for (const d of report.dropped) countDrop(this.s.dropped, d.reason, d.count);
     const notDelivered: BatchResult['next'] = kindOnly ? 'kind_backoff' : 'down';
     const gate = kindOnly ? { gateMs: report.retryAfterMs ?? 0 } : {};

@@ -408,6 +408,24 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('the heartbeat counts security events in events_sent/events_failed, as the reference agent does; metric records travel apart', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    await h.sendEvent({ eventType: 'ip_banned' });
+    for (const endpoint of ['/a', '/b', '/c']) await h.sendMetric({ metricType: 'request_count', value: 1, tags: { endpoint } });
+    await h.flushBuffer();
+    await until(() => backend.events.length === 1 && backend.metrics.length === 3);
+    assert.equal(await h.sendStatus(), true);
+    const st = backend.statuses.at(-1)!;
+    // Before, events_sent was 4: the 3 metric records were counted as events sent.
+    assert.equal(st.events_sent, 1);
+    assert.equal(st.events_failed, 0);
+    assert.equal(st.metrics_sent, 3);
+    assert.equal(st.events_sent_total, 1);
+    assert.equal(st.metrics_sent_total, 3);
+    await h.stop();
+  });
+
   it('getDynamicRules returns the camelCase rules and keeps the last good ones when a fetch fails', async () => {
     const h = handlerFor(url);
     await h.start();
