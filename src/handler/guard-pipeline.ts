@@ -214,6 +214,7 @@ export class GuardPipeline {
   /** Applies a new configuration: transport settings now, intervals from the next tick. */
   async applyConfig(config: AgentConfig): Promise<void> {
     this.transport.updateConfig(config);
+    this.logExporter.setMaxEventBytes(config.maxEventBytes);
     const ms = config.flushInterval * 1000;
     const queueSize = config.maxQueueSize ?? this.maxQueueSize;
     const batchSize = Math.min(config.maxExportBatchSize ?? this.maxExportBatchSize, queueSize);

@@ -63,7 +63,8 @@ export interface GuardLogRecordExporterStats {
 export class GuardLogRecordExporter implements LogRecordExporter {
   private readonly delivery: Delivery;
   private readonly transport: BatchSender;
-  private readonly maxEventBytes: number;
+  /** Follows updateConfig (setMaxEventBytes). */
+  private maxEventBytes: number;
   private readonly enabled: boolean;
   private readonly shutdownTimeoutMs: number;
   private readonly codecStats: CodecStats;
@@ -150,6 +151,11 @@ export class GuardLogRecordExporter implements LogRecordExporter {
     const budget = this.transport.batchBudget?.('events');
     if (!budget) return this.maxEventBytes;
     return Math.max(MIN_EVENT_CAP, Math.min(this.maxEventBytes, budget.limit - budget.envelopeBytes));
+  }
+
+  /** A new `maxEventBytes` (the handler's updateConfig): events exported from now on are truncated to it. */
+  setMaxEventBytes(bytes: number): void {
+    this.maxEventBytes = bytes;
   }
 
   /** Counts events dropped on this exporter's behalf by a way around it (the fallback queue's direct writes). */

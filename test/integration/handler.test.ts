@@ -358,6 +358,20 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('updateConfig({ maxEventBytes }) applies live: an event sent after it is truncated to the new cap, as with the cap set at construction', async () => {
+    const h = handlerFor(url);
+    await h.start();
+    await h.updateConfig({ maxEventBytes: 2048 });
+    await h.sendEvent({ eventType: 'ip_banned', reason: 'large', metadata: { blob: 'x'.repeat(10_000) } });
+    await h.flushBuffer(3000);
+    await until(() => backend.events.length === 1);
+    const sent = backend.events[0];
+    // Before, the exporter kept the cap it was built with (64 KiB): the event arrived whole, 10,370 bytes.
+    assert.ok(Buffer.byteLength(JSON.stringify(sent)) <= 2048, `${Buffer.byteLength(JSON.stringify(sent))} bytes`);
+    assert.equal((sent.metadata as Record<string, unknown>)._guard_truncated, true);
+    await h.stop();
+  });
+
   it('updateConfig applies a new flush interval live and rejects invalid values', async () => {
     const h = handlerFor(url, { flushInterval: 60 });
     await h.start();
