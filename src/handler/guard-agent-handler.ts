@@ -243,6 +243,7 @@ export class GuardAgentHandler {
     // standalone handler's rules are pulled by the app (getDynamicRules) or
     // arrive with the first interval.
     if (this.config.projectId) this.rules.start(this.instrumentation !== undefined);
+    else this.rules.pause(); // updateConfig({ projectId: null }): projectId is what enables the poll
   }
 
   /**

@@ -219,6 +219,12 @@ export class RulePoller {
     this.schedule();
   }
 
+  /** Stops polling until the next start() (the handler's projectId was removed); the rules in force stay. */
+  pause(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     this.stopped = true;

@@ -372,6 +372,23 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it('updateConfig({ projectId: null }) stops the rules poll (projectId enables it); setting one again starts it', async () => {
+    let ruleGets = 0;
+    backend.on('request', (r: { method: string; path: string }) => void (r.method === 'GET' && r.path === '/api/v1/rules' && ruleGets++));
+    const h = handlerFor(url, {}, { rulesIntervalMs: 30 });
+    await h.start();
+    await until('a rules poll', () => ruleGets >= 2);
+    await h.updateConfig({ projectId: null });
+    await new Promise((r) => setTimeout(r, 60));
+    const after = ruleGets;
+    await new Promise((r) => setTimeout(r, 200));
+    // Before, the poll went on every interval without a project (6 more GETs here).
+    assert.equal(ruleGets, after, 'no rules poll without a projectId');
+    await h.updateConfig({ projectId: 'proj_test' });
+    await until('the poll again', () => ruleGets > after);
+    await h.stop();
+  });
+
   it('updateConfig applies a new flush interval live and rejects invalid values', async () => {
     const h = handlerFor(url, { flushInterval: 60 });
     await h.start();
