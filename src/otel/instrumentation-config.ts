@@ -38,6 +38,8 @@ export function checkInstrumentationConfig<T extends CheckedInstrumentationOptio
     else {
       ignorePaths.forEach((p: unknown, i) => {
         if (typeof p !== 'string' && !(p instanceof RegExp)) bad(`ignorePaths[${i}]`, `must be a path string or a RegExp, got ${describe(p)}`);
+        // A request path starts with '/': '' would match every path (nothing observed, no rule checked), 'health' none.
+        else if (typeof p === 'string' && !p.startsWith('/')) bad(`ignorePaths[${i}]`, `must be a path starting with '/', got ${describe(p)}`);
       });
     }
   }

@@ -79,6 +79,9 @@ describe('GuardInstrumentation (unit)', function () {
       [{ countryHeader: 'bad header' }, 'countryHeader'],
       [{ ignorePaths: '/health' }, 'ignorePaths'],
       [{ ignorePaths: ['/health', 7] }, 'ignorePaths[1]'],
+      // '' matched every path (observation and the rules check off for the whole app); a path without '/' matched none.
+      [{ ignorePaths: [''] }, 'ignorePaths[0]'],
+      [{ ignorePaths: ['/health', 'metrics'] }, 'ignorePaths[1]'],
     ];
     for (const [config, field] of bad) {
       assert.throws(
