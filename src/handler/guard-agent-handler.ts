@@ -612,7 +612,7 @@ export class GuardAgentHandler {
       queueDepthItems: t.q.depthItems,
       queueRedis: t.q.backend === 'redis' && t.q.redisAvailable,
       bufferSize: this.pipeline.sdkQueueDepth() + this.preStart.length,
-      lastFlush: this.lastFlush,
+      lastFlush: latestDate(this.lastFlush, t.log.delivery.lastExportAt, t.met.delivery.lastExportAt),
       lastSuccessAt: tr.lastSuccessAt,
       projectId: this.config.projectId,
       sdkQueueDropped: t.sdk.sdkQueueDropped + t.refused.lost,
@@ -726,6 +726,12 @@ function writable<T extends object>(model: T, input: unknown): T {
 
 function shallowCopy<T extends object>(model: T): T {
   return Object.assign(Object.create(Object.getPrototypeOf(model) as object) as T, model);
+}
+
+/** The latest of the flushBuffer() time and the exporters' last exports (epoch ms), null when none happened. */
+function latestDate(flushed: Date | null, ...exports: (number | null)[]): Date | null {
+  const latest = Math.max(flushed?.getTime() ?? -Infinity, ...exports.map((at) => at ?? -Infinity));
+  return latest === -Infinity ? null : new Date(latest);
 }
 
 function sameEvent(event: SecurityEvent): SecurityEvent {

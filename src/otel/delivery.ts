@@ -62,6 +62,8 @@ export interface DeliveryStats {
   inFlight: number;
   batchesSent: number;
   batchesQueued: number;
+  /** When the exporter last handed items over (epoch ms): the agent's last flush, as the heartbeat's last_flush reports it. */
+  lastExportAt: number | null;
 }
 
 export const DEFAULT_EXPORT_TIMEOUT_MS = 25_000;
@@ -96,6 +98,7 @@ export class Delivery {
   private queued = 0;
   private batchesSent = 0;
   private batchesQueued = 0;
+  private lastExportAt: number | null = null;
   private readonly dropped: Partial<Record<DropReason, number>> = {};
 
   constructor(options: DeliveryOptions) {
@@ -116,6 +119,7 @@ export class Delivery {
 
   /** Sizes encoded items into batches by bytes (dropping, counted, any item too large alone) and delivers them. */
   deliverItems(kind: BatchKind, items: string[], idempotencyKeys: string[]): Promise<boolean> {
+    this.lastExportAt = Date.now();
     return this.deliver(this.batchesOf(kind, items, idempotencyKeys));
   }
 
@@ -295,6 +299,7 @@ export class Delivery {
       inFlight: this.runs.size,
       batchesSent: this.batchesSent,
       batchesQueued: this.batchesQueued,
+      lastExportAt: this.lastExportAt,
     };
   }
 }

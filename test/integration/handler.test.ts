@@ -457,6 +457,20 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it("the heartbeat's last_flush is the agent's last export, the SDK's scheduled ones included, not only flushBuffer()", async () => {
+    const h = handlerFor(url, { flushInterval: 0.1 });
+    await h.start();
+    const before = Date.now();
+    await h.sendEvent({ eventType: 'ip_banned' });
+    await until('the scheduled export', () => backend.events.length === 1);
+    assert.equal(await h.sendStatus(), true);
+    // Before, last_flush stayed null until the app called flushBuffer(): the reference's is its buffer's every flush.
+    const lastFlush = backend.statuses.at(-1)!.last_flush;
+    assert.equal(typeof lastFlush, 'string', `last_flush: ${String(lastFlush)}`);
+    assert.ok(Date.parse(lastFlush as string) >= before - 5);
+    await h.stop();
+  });
+
   it('getDynamicRules returns the camelCase rules and keeps the last good ones when a fetch fails', async () => {
     const h = handlerFor(url);
     await h.start();
