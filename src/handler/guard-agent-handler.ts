@@ -611,7 +611,8 @@ export class GuardAgentHandler {
       authFailed: tr.authFailed,
       queueDepthItems: t.q.depthItems,
       queueRedis: t.q.backend === 'redis' && t.q.redisAvailable,
-      bufferSize: this.pipeline.sdkQueueDepth() + this.preStart.length,
+      // What waits in memory (reference 2.5): the SDK's queue, what waits for NodeSDK, and the memory fallback queue.
+      bufferSize: this.pipeline.sdkQueueDepth() + this.preStart.length + (t.q.backend === 'memory' ? t.q.depthItems : 0),
       lastFlush: latestDate(this.lastFlush, t.log.delivery.lastExportAt, t.met.delivery.lastExportAt),
       lastSuccessAt: tr.lastSuccessAt,
       projectId: this.config.projectId,

@@ -471,6 +471,19 @@ describe('GuardAgentHandler (standalone, real dev backend)', () => {
     await h.stop();
   });
 
+  it("the heartbeat's buffer_size counts what waits in memory, the memory fallback queue included (no Redis, backend down)", async () => {
+    backend.faults.push(parseFaultSpec('503xinf'));
+    const h = handlerFor(url, { enableMetrics: false });
+    await h.start();
+    for (let i = 0; i < 3; i++) await h.sendEvent({ eventType: 'ip_banned', reason: `waiting ${i}` });
+    await h.flushBuffer(2000);
+    assert.equal(h.getStats().queue.depthItems, 3);
+    // Before, 0: only the SDK processor's queue was counted, and the exported events had left it for the memory queue.
+    assert.equal((await h.getStatus()).bufferSize, 3);
+    backend.faults.clear();
+    await h.stop(3000);
+  });
+
   it('getDynamicRules returns the camelCase rules and keeps the last good ones when a fetch fails', async () => {
     const h = handlerFor(url);
     await h.start();
