@@ -231,7 +231,8 @@ export class GuardPipeline {
   /** Exports what the SDK holds and replays the queue, within `deadline` (epoch ms). */
   async flush(deadline: number): Promise<void> {
     await withDeadline(Promise.all([this.logProcessor.forceFlush(), this.metricReader.forceFlush(), this.overflow.write()]), deadline);
-    if (Date.now() < deadline) await this.drainer.drainNow(deadline);
+    // Bounded here too: a timer tick in flight has no deadline of its own (only the request timeout), and drainNow waits for it.
+    if (Date.now() < deadline) await withDeadline(this.drainer.drainNow(deadline), deadline);
   }
 
   /**
@@ -249,7 +250,8 @@ export class GuardPipeline {
     await withDeadline(this.metricReader.forceFlush(), deadline);
     // What the SDK refused goes to the queue before the drain and whatever the deadline: a queue write is local and bounded.
     await this.overflow.write();
-    if (left() > 0) await this.drainer.drainNow(deadline);
+    if (left() > 0) await withDeadline(this.drainer.drainNow(deadline), deadline);
+    // Aborts a timer tick still sending (its batches go back to the queue).
     await this.drainer.stop();
     // Metrics recorded meanwhile (an instrumented server still serves) go out with one more collection; the
     // reader's own last one, after the exporter has closed, is queued (GuardMetricExporter).
