@@ -4,6 +4,8 @@
  * `initializeRedis()` (after `start()`, the order `@guardcore/core` uses).
  * On a switch, everything the old queue holds moves to the new one, oldest
  * first, and only then is the old one closed: nothing is lost in between.
+ * Batches taken from it and still in flight (a drainer replay) settle in it
+ * first: it closes once the last of them is acked, or moved over if released.
  *
  * A switch onto the store the queue already uses (`initializeRedis()` with a
  * client to the Redis that `redisUrl` already names, or called twice) moves
@@ -21,6 +23,12 @@ export class SwitchableQueue implements FallbackQueue {
   private target: FallbackQueue;
   /** Queues that have been replaced and closed. */
   private readonly retired = new WeakSet<FallbackQueue>();
+  /**
+   * Replaced queues kept open while batches taken from them are still in flight (a drainer replay): those
+   * settle there, and each such queue closes once none is left. Closed at the switch instead, a queue on
+   * Redis would put them back into its store, where a later queue on it delivers them again.
+   */
+  private readonly draining = new Set<FallbackQueue>();
   /** In-flight entries: which queue handed each out, and the batch (needed if it comes back after a switch). */
   private readonly owners = new Map<string, { queue: FallbackQueue; batch: WireBatch }>();
   /** Calls into a backing queue that have not returned: a switch waits for them, so none lands in a queue already emptied. */
@@ -62,7 +70,7 @@ export class SwitchableQueue implements FallbackQueue {
 
   async release(ids: string[]): Promise<void> {
     // A batch released after its queue was replaced goes to the current queue.
-    await this.settle(ids, (q, own) => q.release(own), (batch) => this.enqueue(batch));
+    await this.settle(ids, (q, own) => q.release(own), (batch) => this.enqueue(batch), true);
   }
 
   /** Moves every batch of the current queue into `next` (oldest first), or lets `next` take over the same store, and makes `next` current. */
@@ -90,13 +98,9 @@ export class SwitchableQueue implements FallbackQueue {
           throw err;
         }
       }
-      const s = old.stats();
-      this.carried = mergeDrops(this.carried, s.dropped);
-      this.carriedEnqueued += s.enqueued;
-      this.carriedAcked += s.acked;
-      this.retired.add(old);
       this.target = next;
-      await old.close();
+      if (this.holdsFrom(old)) this.draining.add(old);
+      else await this.retire(old);
     })();
     const guarded: Promise<void> = run.finally(() => {
       if (this.switching === guarded) this.switching = null;
@@ -108,14 +112,42 @@ export class SwitchableQueue implements FallbackQueue {
 
   stats(): QueueStats {
     const s = this.target.stats();
-    return { ...s, dropped: mergeDrops(this.carried, s.dropped), enqueued: s.enqueued + this.carriedEnqueued, acked: s.acked + this.carriedAcked };
+    let dropped = mergeDrops(this.carried, s.dropped);
+    let enqueued = s.enqueued + this.carriedEnqueued;
+    let acked = s.acked + this.carriedAcked;
+    // A replaced queue not closed yet is carried when it closes.
+    for (const q of this.draining) {
+      const d = q.stats();
+      dropped = mergeDrops(dropped, d.dropped);
+      enqueued += d.enqueued;
+      acked += d.acked;
+    }
+    return { ...s, dropped, enqueued, acked };
   }
 
   /** Bounded: a move in progress stops at its next step (what it has not moved stays in the old queue, which closes). */
   async close(): Promise<void> {
     this.closing = true;
     while (this.switching) await this.switching.catch(() => undefined);
+    for (const q of [...this.draining]) await this.retire(q);
     await this.target.close();
+  }
+
+  /** True while a batch taken from `q` is in flight. */
+  private holdsFrom(q: FallbackQueue): boolean {
+    for (const owner of this.owners.values()) if (owner.queue === q) return true;
+    return false;
+  }
+
+  /** Closes a replaced queue, carrying its counts. */
+  private async retire(q: FallbackQueue): Promise<void> {
+    this.draining.delete(q);
+    const s = q.stats();
+    this.carried = mergeDrops(this.carried, s.dropped);
+    this.carriedEnqueued += s.enqueued;
+    this.carriedAcked += s.acked;
+    this.retired.add(q);
+    await q.close();
   }
 
   /**
@@ -171,10 +203,13 @@ export class SwitchableQueue implements FallbackQueue {
     ids: string[],
     op: (q: FallbackQueue, ids: string[]) => Promise<void>,
     orphan: (batch: WireBatch) => Promise<void>,
+    released = false,
   ): Promise<void> {
     // After a take-over the owner of an entry may have changed: look it up once the switch is over.
     while (this.switching) await this.switching.catch(() => undefined);
     const byQueue = new Map<FallbackQueue, string[]>();
+    /** Released from a replaced queue still open: acked there once written to the current one. */
+    const leaving = new Map<FallbackQueue, string[]>();
     const orphans: WireBatch[] = [];
     for (const id of ids) {
       const owner = this.owners.get(id);
@@ -184,13 +219,18 @@ export class SwitchableQueue implements FallbackQueue {
         orphans.push(owner.batch);
         continue;
       }
-      const list = byQueue.get(q) ?? [];
+      const leaves = owner !== undefined && released && this.draining.has(q);
+      if (leaves) orphans.push(owner.batch);
+      const into = leaves ? leaving : byQueue;
+      const list = into.get(q) ?? [];
       list.push(id);
-      byQueue.set(q, list);
+      into.set(q, list);
     }
     // Started before any await, so a switch that begins meanwhile waits for them.
     const calls = [...byQueue].map(([q, list]) => this.track(op(q, list)));
     await Promise.all(calls);
     for (const batch of orphans) await orphan(batch);
+    await Promise.all([...leaving].map(([q, list]) => this.track(q.ack(list))));
+    for (const q of new Set([...byQueue.keys(), ...leaving.keys()])) if (this.draining.has(q) && !this.holdsFrom(q)) await this.retire(q);
   }
 }
