@@ -22,7 +22,8 @@
  * A command that timed out may still run in Redis afterwards (a TAKE then
  * moves ids in flight that nobody holds). So after such a timeout, as on the
  * first contact and on close, the in-flight ids this process does not hold
- * go back to pending (the register script's replay).
+ * go back to pending (the register script's replay). A late ENQUEUE adds a
+ * batch the queue holds in memory meanwhile: see `unanswered`.
  */
 import { keepOutOfPrint } from '../config-printing.js';
 import { randomBytes } from 'node:crypto';
@@ -179,6 +180,14 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
   private readonly deferredRelease = new Map<string, HeldBatch>();
   /** Acked while Redis was down: removed from Redis on recovery. */
   private readonly deferredAck = new Set<string>();
+  /**
+   * Batches held in memory whose write to Redis got no answer (a timeout): the script may still run there
+   * once Redis answers. Written again under the same entry id, which the script adds only once; delivered
+   * from memory meanwhile, that entry is removed from Redis too. Else Redis would hold a second copy.
+   */
+  private readonly unanswered = new WeakMap<WireBatch, Encoded>();
+  /** Memory ids handed out by `take` whose batch is in `unanswered`: their Redis entry ids. */
+  private readonly unansweredTaken = new Map<string, string>();
 
   private depth: Depth = { pending: 0, inflight: 0, items: 0, bytes: 0 };
   private enqueued = 0;
@@ -309,6 +318,7 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
       await this.addToRedis([entry]);
     } catch (error) {
       this.onRedisError(error, 'enqueue');
+      this.unanswered.set(batch, entry);
       this.memory.push(batch);
     }
   }
@@ -332,7 +342,13 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
         this.takesRunning--;
       }
     }
-    if (out.length < max) out.push(...this.memory.takeNow(max - out.length));
+    if (out.length < max) {
+      for (const taken of this.memory.takeNow(max - out.length)) {
+        const entry = this.unanswered.get(taken.batch);
+        if (entry) this.unansweredTaken.set(taken.id, entry.id);
+        out.push(taken);
+      }
+    }
     return out;
   }
 
@@ -341,6 +357,13 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
     const memoryIds: string[] = [];
     for (const id of ids) (isMemoryId(id) ? memoryIds : redisIds).push(id);
     if (memoryIds.length > 0) this.acked += this.memory.ackNow(memoryIds);
+    // Delivered from memory: the copy an unanswered write may have left in Redis goes too.
+    for (const id of memoryIds) {
+      const copy = this.unansweredTaken.get(id);
+      if (copy === undefined) continue;
+      this.unansweredTaken.delete(id);
+      redisIds.push(copy);
+    }
     if (redisIds.length === 0) return;
     for (const id of redisIds) {
       const deferred = this.deferredRelease.get(id);
@@ -367,6 +390,7 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
   async release(ids: string[]): Promise<void> {
     const memoryIds = ids.filter(isMemoryId);
     if (memoryIds.length > 0) {
+      for (const id of memoryIds) this.unansweredTaken.delete(id);
       await this.memory.release(memoryIds);
       // Taken from memory before a move ran (enqueued before the first contact, or during an outage), it missed that
       // move: start another, or it waits where a crash loses it until the next heartbeat.
@@ -837,7 +861,7 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
       const ids = chunk.map((q) => q.id);
       let entries: Encoded[];
       try {
-        entries = chunk.map((q) => this.encode(q.batch));
+        entries = chunk.map((q) => this.unanswered.get(q.batch) ?? this.encode(q.batch));
       } catch (error) {
         await this.memory.release(ids);
         diag.warn(`guard-agent fallback queue: could not serialise a batch held in memory: ${errorMessage(error)}`);
@@ -847,6 +871,7 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
         await this.addToRedis(entries);
         this.memory.ackNow(ids);
       } catch (error) {
+        chunk.forEach((q, i) => this.unanswered.set(q.batch, entries[i]));
         await this.memory.release(ids);
         this.onRedisError(error, 'move from memory');
         return;
