@@ -556,6 +556,8 @@ export class GuardAgentHandler {
     } catch (err) {
       diag.error(`guard-agent: could not move the fallback queue to the new Redis setting, keeping the current queue: ${(err as Error).message}`);
     }
+    // stop() came during the move and has closed the Redis clients: a rules client opened now would keep the process alive.
+    if (this.stopped) return;
     if (this.rulesRedis) {
       this.instrumentation?.setRateLimiter(undefined);
       this.rulesRedis.disconnect();
