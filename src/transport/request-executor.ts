@@ -79,6 +79,11 @@ export class RequestExecutor {
   private authFailed = false;
   private nextAuthProbeAt = 0;
   private closed = false;
+  /**
+   * Aborted by close(): a request still in flight (a status heartbeat or a rules fetch, which nothing else
+   * aborts) ends at once, instead of holding the HTTP client's close, and stop(), for up to its timeout.
+   */
+  private readonly closing = new AbortController();
 
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -98,6 +103,7 @@ export class RequestExecutor {
 
   close(): void {
     this.closed = true;
+    this.closing.abort();
   }
 
   async exchange(req: ExchangeRequest): Promise<ExchangeResult> {
@@ -105,11 +111,12 @@ export class RequestExecutor {
     const url = this.deps.settings().endpoint + req.path;
     let attempts = 0;
     let lastStatus: number | undefined;
+    const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
 
     for (let attempt = 0; ; attempt++) {
       const s = this.deps.settings();
       if (this.closed) return { kind: 'not_sent', reason: 'closed', attempts, lastStatus };
-      if (req.signal?.aborted) return { kind: 'not_sent', reason: 'aborted', attempts, lastStatus };
+      if (signal.aborted) return { kind: 'not_sent', reason: 'aborted', attempts, lastStatus };
       const remaining = req.deadline === undefined ? Infinity : req.deadline - now();
       if (remaining <= 0) return { kind: 'not_sent', reason: 'deadline', attempts, lastStatus };
 
@@ -138,7 +145,7 @@ export class RequestExecutor {
           headers: { ...this.deps.baseHeaders(), ...req.headers },
           body: req.body,
           timeoutMs: Math.max(1, Math.min(s.timeoutMs, remaining)),
-          signal: req.signal,
+          signal,
           ...(req.maxResponseBytes === undefined ? {} : { maxResponseBytes: req.maxResponseBytes }),
         });
         lastStatus = res.status;
@@ -195,20 +202,20 @@ export class RequestExecutor {
         diag.debug(
           `guard-agent: ${req.method} ${safeUrl(url)} attempt ${attempt + 1} got ${res.status}: ${this.deps.redactor.redact(summarizeBody(res.body))}`,
         );
-        if (!(await this.mayRetry(isLast, delay, req))) return this.withProbeHint(outcome);
+        if (!(await this.mayRetry(isLast, delay, req, signal))) return this.withProbeHint(outcome);
       } else if (outcome.kind === 'error') {
         stats.failure(failureClassOfError(outcome.failure), at);
         breaker.onFailure();
         diag.debug(`guard-agent: ${req.method} ${safeUrl(url)} attempt ${attempt + 1} failed: ${outcome.message}`);
         const delay = fullJitterDelayMs(attempt, { baseMs: s.backoffBaseMs, capMs: s.backoffCapMs, random: this.deps.random });
-        if (!(await this.mayRetry(isLast, delay, req))) return this.withProbeHint(outcome);
+        if (!(await this.mayRetry(isLast, delay, req, signal))) return this.withProbeHint(outcome);
       }
       stats.retry();
     }
   }
 
   /** Sleeps `delay` and says yes if another attempt fits the budget, the deadline and the breaker. */
-  private async mayRetry(isLast: boolean, delay: number, req: ExchangeRequest): Promise<boolean> {
+  private async mayRetry(isLast: boolean, delay: number, req: ExchangeRequest, signal: AbortSignal): Promise<boolean> {
     if (isLast) return false;
     // A server asking for more than one backoff cap (a long Retry-After) is not waited for
     // inside the call: the batch goes back pending with retryAfterMs, so a flush never stalls.
@@ -216,7 +223,7 @@ export class RequestExecutor {
     // An open breaker would refuse the next attempt anyway: do not sleep for nothing (reference 11.11).
     if (this.deps.breaker.getState() === 'OPEN') return false;
     if (req.deadline !== undefined && this.deps.now() + delay >= req.deadline) return false;
-    return sleep(delay, req.signal);
+    return sleep(delay, signal);
   }
 
   /** When the breaker opened on this failure, tell the caller when the probe may go. */
