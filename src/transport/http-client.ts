@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import { keepOutOfPrint } from '../config-printing.js';
+import { linkSignals } from './linked-signal.js';
 
 /**
  * The one HTTP client of the transport, behind a tiny interface so nothing
@@ -85,10 +86,14 @@ class UndiciHttpClient implements HttpClient {
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), Math.max(1, req.timeoutMs));
+    const link = linkSignals([req.signal]);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      link.abort();
+    }, Math.max(1, req.timeoutMs));
     timer.unref();
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
+    const signal = link.signal;
     try {
       const target = new URL(req.url);
       const res = await this.dispatcher.request({
@@ -118,9 +123,10 @@ class UndiciHttpClient implements HttpClient {
       }
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks, kept), truncated };
     } catch (err) {
-      throw toHttpError(err, timeout.signal.aborted, req.signal?.aborted ?? false, req.timeoutMs);
+      throw toHttpError(err, timedOut, req.signal?.aborted ?? false, req.timeoutMs);
     } finally {
       clearTimeout(timer);
+      link.dispose();
     }
   }
 

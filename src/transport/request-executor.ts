@@ -14,6 +14,7 @@ import {
 } from './response.js';
 import { parseRetryAfterMs } from './retry-after.js';
 import type { TransportStatsRecorder } from './stats.js';
+import { linkSignals } from './linked-signal.js';
 
 /** How long auth-failed mode waits between probes (reference 11.10: 401/403 are not retried). */
 export const AUTH_PROBE_INTERVAL_MS = 60_000;
@@ -107,11 +108,20 @@ export class RequestExecutor {
   }
 
   async exchange(req: ExchangeRequest): Promise<ExchangeResult> {
+    const link = linkSignals([req.signal, this.closing.signal]);
+    try {
+      return await this.attempts(req, link.signal);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  /** The attempts of one exchange; `signal` aborts on the caller's signal or close(). */
+  private async attempts(req: ExchangeRequest, signal: AbortSignal): Promise<ExchangeResult> {
     const { breaker, limiter, stats, now } = this.deps;
     const url = this.deps.settings().endpoint + req.path;
     let attempts = 0;
     let lastStatus: number | undefined;
-    const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
 
     for (let attempt = 0; ; attempt++) {
       const s = this.deps.settings();

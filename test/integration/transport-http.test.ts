@@ -1,6 +1,7 @@
 // HTTPTransport against the real dev backend on 127.0.0.1: every outcome row of the
 // response table (reference 3.4 as fixed by section 11), retries, breaker, auth mode, 413 split.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,31 @@ describe('HTTPTransport against the dev backend', () => {
   });
   afterEach(async () => {
     await Promise.all(transports.splice(0).map((t) => t.close()));
+  });
+
+  it("leaves nothing attached to a caller's long-lived abort signal after its requests (no AbortSignal.any pile-up)", async () => {
+    // The exporter and the drainer pass one signal for the agent's whole life. AbortSignal.any() on Node 20 kept every
+    // signal combined with it: one per request, never freed (nodejs/node#55351).
+    const t = make({ retryAttempts: 0, rateLimit: { maxCalls: 1000, windowMs: 60_000 } });
+    const lifelong = new AbortController().signal;
+    for (let i = 0; i < 200; i++) assert.equal((await t.sendBatch(eventBatch(1), { signal: lifelong })).outcome, 'delivered');
+    assert.equal(getEventListeners(lifelong, 'abort').length, 0, 'no listener left');
+    const dependants = Object.getOwnPropertySymbols(lifelong).find((sym) => sym.description === 'kDependantSignals');
+    const held = dependants === undefined ? 0 : ((lifelong as unknown as Record<symbol, Set<unknown> | undefined>)[dependants]?.size ?? 0);
+    assert.equal(held, 0, `signals held by the lifelong one (${held})`);
+  });
+
+  it('a request in flight still ends when its caller aborts', async () => {
+    backend.faults.push({ kind: 'delay', ms: 5000 });
+    const t = make({ retryAttempts: 0 });
+    const caller = new AbortController();
+    const started = Date.now();
+    const sending = t.sendBatch(eventBatch(1), { signal: caller.signal });
+    setTimeout(() => caller.abort(), 100);
+    const report = await sending;
+    assert.notEqual(report.outcome, 'delivered');
+    assert.ok(Date.now() - started < 2000, `ended ${Date.now() - started} ms after it started`);
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
   });
 
   it('delivers a batch with the protocol headers and body, and counts it', async () => {
