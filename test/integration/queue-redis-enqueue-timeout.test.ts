@@ -7,50 +7,36 @@
  * leave that entry behind when the batch is delivered from memory first.
  */
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { RedisFallbackQueue } from '../../src/queue/redis-fallback-queue.js';
 import type { QueuedBatch } from '../../src/queue/fallback-queue.js';
 import type { WireBatch } from '../../src/transport/types.js';
 import { makeBatch } from '../helpers/wire-batch.js';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { withOwnRedisServer } from '../helpers/own-redis-server.js';
 import { until } from '../helpers/until.js';
 
 describe('a Redis ENQUEUE that times out', function () {
   this.timeout(30_000);
-  let server: RedisServerHandle;
-  let admin: Redis;
-  const queues: RedisFallbackQueue[] = [];
+  const own = withOwnRedisServer();
+  const queues = own.queues;
   let n = 0;
-
-  before(async () => {
-    server = await startRedisServer();
-    admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  });
-  afterEach(() => {
-    for (const q of queues.splice(0)) q.detach();
-  });
-  after(async () => {
-    admin.disconnect();
-    await server.stop();
-  });
 
   /** A queue whose ENQUEUE of `batch` times out during a stall (it runs in Redis after the stall): the batch is held in memory. */
   async function enqueueDuringStall(batch: WireBatch): Promise<RedisFallbackQueue> {
     const projectId = `enqueue_timeout_${process.pid}_${++n}`;
-    const q = new RedisFallbackQueue({ url: server.url, projectId, instanceId: 't1', commandTimeoutMs: 200, reconnectProbeMs: 100 });
+    const q = new RedisFallbackQueue({ url: own.server.url, projectId, instanceId: 't1', commandTimeoutMs: 200, reconnectProbeMs: 100 });
     queues.push(q);
     assert.equal(await q.ready(), true);
     // Loads the ENQUEUE script first: one Redis has never seen fails NOSCRIPT after the stall instead of running.
     await q.enqueue(makeBatch());
     await q.ack((await q.take(1)).map((t) => t.id));
-    assert.match(await server.command('CLIENT', 'PAUSE', '800', 'ALL'), /^\+OK/);
+    assert.match(await own.server.command('CLIENT', 'PAUSE', '800', 'ALL'), /^\+OK/);
     await q.enqueue(batch);
     assert.equal(q.stats().redisAvailable, false, 'the ENQUEUE timed out: the batch went to memory');
     return q;
   }
 
   async function takeAll(q: RedisFallbackQueue): Promise<string[]> {
-    await until('Redis answering and memory moved in', async () => (await admin.ping()) === 'PONG' && q.stats().redisAvailable && !q.holdsBatchesInMemory, 5000);
+    await until('Redis answering and memory moved in', async () => (await own.admin.ping()) === 'PONG' && q.stats().redisAvailable && !q.holdsBatchesInMemory, 5000);
     const taken: QueuedBatch[] = [];
     for (let got = await q.take(10); got.length > 0; got = await q.take(10)) taken.push(...got);
     return taken.map((t) => t.batch.batchId);

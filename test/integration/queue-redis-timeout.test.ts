@@ -6,38 +6,24 @@
  * instead of waiting in flight until the next start of the instance.
  */
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { DevBackend } from '../../src/dev-backend/index.js';
 import { GuardAgentHandler } from '../../src/handler/guard-agent-handler.js';
 import { RedisFallbackQueue } from '../../src/queue/redis-fallback-queue.js';
 import type { QueuedBatch } from '../../src/queue/fallback-queue.js';
 import { makeBatch } from '../helpers/wire-batch.js';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { withOwnRedisServer } from '../helpers/own-redis-server.js';
 import { until } from '../helpers/until.js';
 
 const KEY = 'redis-timeout-test-key-0123456789';
 
 describe('a Redis command that times out is reconciled when Redis answers again', function () {
   this.timeout(30_000);
-  let server: RedisServerHandle;
-  let admin: Redis;
-  const queues: RedisFallbackQueue[] = [];
+  const own = withOwnRedisServer();
+  const queues = own.queues;
   let n = 0;
 
-  before(async () => {
-    server = await startRedisServer();
-    admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  });
-  afterEach(() => {
-    for (const q of queues.splice(0)) q.detach();
-  });
-  after(async () => {
-    admin.disconnect();
-    await server.stop();
-  });
-
   function queue(projectId: string, reconnectProbeMs: number): RedisFallbackQueue {
-    const q = new RedisFallbackQueue({ url: server.url, projectId, instanceId: 't1', commandTimeoutMs: 200, reconnectProbeMs });
+    const q = new RedisFallbackQueue({ url: own.server.url, projectId, instanceId: 't1', commandTimeoutMs: 200, reconnectProbeMs });
     queues.push(q);
     return q;
   }
@@ -49,12 +35,12 @@ describe('a Redis command that times out is reconciled when Redis answers again'
     // Loads the TAKE script first: one Redis has never seen fails NOSCRIPT after the stall instead of running.
     const warm = await q.take(1);
     await q.release(warm.map((t) => t.id));
-    assert.match(await server.command('CLIENT', 'PAUSE', '800', 'ALL'), /^\+OK/);
+    assert.match(await own.server.command('CLIENT', 'PAUSE', '800', 'ALL'), /^\+OK/);
     const t0 = Date.now();
     assert.deepEqual(await q.take(5), [], 'nothing handed out: the TAKE timed out');
     assert.ok(Date.now() - t0 < 600, 'the caller waited no longer than the command timeout');
     assert.equal(q.stats().redisAvailable, false);
-    await until('Redis answering again', async () => (await admin.ping()) === 'PONG', 3000);
+    await until('Redis answering again', async () => (await own.admin.ping()) === 'PONG', 3000);
   }
 
   it('the batches the late TAKE moved in flight are taken again once Redis answers, each once', async () => {
@@ -72,9 +58,9 @@ describe('a Redis command that times out is reconciled when Redis answers again'
       return taken.length >= batches.length;
     }, 5000);
     assert.deepEqual(taken.map((t) => t.batch.batchId), batches.map((b) => b.batchId), 'all of them, oldest first, once');
-    assert.equal(await admin.llen(lists(projectId).inflight), batches.length, 'in flight: exactly the ones handed out');
+    assert.equal(await own.admin.llen(lists(projectId).inflight), batches.length, 'in flight: exactly the ones handed out');
     await q.ack(taken.map((t) => t.id));
-    assert.equal(await admin.llen(lists(projectId).inflight), 0);
+    assert.equal(await own.admin.llen(lists(projectId).inflight), 0);
   });
 
   it('close() right after the stall puts them back to pending for the next run', async () => {
@@ -85,11 +71,11 @@ describe('a Redis command that times out is reconciled when Redis answers again'
     for (let i = 0; i < 5; i++) await q.enqueue(makeBatch());
 
     await takeDuringStall(q);
-    assert.equal(await admin.llen(lists(projectId).inflight), 5, 'the late TAKE moved them in flight');
+    assert.equal(await own.admin.llen(lists(projectId).inflight), 5, 'the late TAKE moved them in flight');
 
     await q.close();
-    assert.equal(await admin.llen(lists(projectId).inflight), 0, 'nothing stranded in flight');
-    assert.equal(await admin.llen(lists(projectId).pending), 5);
+    assert.equal(await own.admin.llen(lists(projectId).inflight), 0, 'nothing stranded in flight');
+    assert.equal(await own.admin.llen(lists(projectId).pending), 5);
   });
 
   it('a handler delivers every queued event once Redis and the backend answer, without a restart', async () => {
@@ -103,7 +89,7 @@ describe('a Redis command that times out is reconciled when Redis answers again'
         projectId,
         flushInterval: 60,
         retryAttempts: 0,
-        redisUrl: server.url,
+        redisUrl: own.server.url,
         queue: { commandTimeoutMs: 200 },
         breaker: { failureThreshold: 1000 },
       },
@@ -119,7 +105,7 @@ describe('a Redis command that times out is reconciled when Redis answers again'
       }
       await until('the events queued in Redis', () => handler.getStats().queue.depthItems >= total, 5000);
       // The drainer keeps taking while the backend is down: its next TAKE is sent during the stall.
-      assert.match(await server.command('CLIENT', 'PAUSE', '800', 'ALL'), /^\+OK/);
+      assert.match(await own.server.command('CLIENT', 'PAUSE', '800', 'ALL'), /^\+OK/);
       backend.faults.clear();
       await until('every event delivered', () => backend.events.length >= total, 8000);
       assert.equal(backend.stats.duplicateEvents, 0, 'none sent twice');
