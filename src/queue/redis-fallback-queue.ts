@@ -470,7 +470,9 @@ export class RedisFallbackQueue implements FallbackQueue, LocalHolder {
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.started;
+    // A first connection still being attempted (Redis down since the start) is waited for like any Redis call:
+    // at most commandTimeoutMs, not the connect timeout, so a stop keeps its deadline.
+    await withTimeout(this.started, this.commandTimeoutMs, 'connect').catch(() => false);
     // Marked unreachable after a timeout on a connection that is still up: one bounded try, so a stop right after a stall writes back.
     if (!this.available && !this.handedOver && this.client?.status === 'ready') await this.recover();
     if (this.available && !this.handedOver) {

@@ -10,7 +10,7 @@ import { MemoryFallbackQueue } from '../../src/queue/memory-fallback-queue.js';
 import { createFallbackQueue } from '../../src/queue/create-fallback-queue.js';
 import { queueKeys } from '../../src/queue/redis-keys.js';
 import { assertEnqueuesFast, makeBatch } from '../helpers/wire-batch.js';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { freePort, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { until } from '../helpers/until.js';
 
 
@@ -367,6 +367,18 @@ describe('RedisFallbackQueue (real redis-server)', function () {
     const again = await q.take(10);
     assert.equal(again.length, 1);
     assert.equal(again[0]!.batch.items.length, 3);
+  });
+
+  it('close() on a queue whose Redis never answered waits commandTimeoutMs for the connection, not the connect timeout', async () => {
+    const port = await freePort(); // nothing listens there
+    const q = new RedisFallbackQueue({ url: `redis://127.0.0.1:${port}`, projectId: `p${project}`, instanceId: 'never', commandTimeoutMs: 300, connectTimeoutMs: 5000 });
+    open.push(q);
+    await q.enqueue(makeBatch(2));
+    const t0 = Date.now();
+    await q.close();
+    const took = Date.now() - t0;
+    assert.ok(took < 1500, `close() took ${took} ms (the connect timeout is 5000)`);
+    assert.equal(q.stats().dropped.queue_unavailable, 2, 'what only memory held is counted lost, not silently gone');
   });
 
   it('close() releases in-flight batches and moves memory into Redis for the next run', async () => {
