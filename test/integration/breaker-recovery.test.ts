@@ -47,6 +47,8 @@ describe('breaker recovery after an outage (real dev backend)', function () {
     backend.faults.clear();
     // A fixed window would hold the queue for 30 s from here.
     await until('every queued event at the backend', () => backend.events.length === 10, 5000);
-    assert.equal(handler.getStats().transport.breakerState, 'CLOSED');
+    assert.deepEqual(new Set(backend.events.map((e) => e.reason)), new Set(Array.from({ length: 10 }, (_, i) => `outage ${i}`)));
+    // The backend stores the batch before its answer reaches the agent: the probe's success closes the breaker just after.
+    await until('the breaker closed', () => handler!.getStats().transport.breakerState === 'CLOSED', 2000);
   });
 });
