@@ -16,9 +16,13 @@
  * answers asynchronously: in enforce mode the gate then returns a promise and
  * the observer holds the app handler until it settles; in monitor mode the
  * request goes on at once and the event follows.
+ *
+ * Upgrade and CONNECT requests (no response object) go through the same
+ * rules (`upgradeGate`); a block is answered on the socket, which is closed.
  */
 import { diag } from '@opentelemetry/api';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { DynamicRules } from '../models/dynamic-rules.js';
 import type { SecurityEventInput } from '../models/security-event.js';
 import { RuleEngine, type Decision } from '../rules/rule-engine.js';
@@ -111,7 +115,12 @@ export class Enforcement {
   }
 
   /** The request gate (see RequestGate in guard-instrumentation.ts). */
-  readonly gate = (req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> => {
+  readonly gate = (req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> => this.check(req, res);
+
+  /** The same rules for an upgrade or CONNECT request: a block is answered on the socket. */
+  readonly upgradeGate = (req: IncomingMessage, socket: Duplex): boolean | Promise<boolean> => this.check(req, socket);
+
+  private check(req: IncomingMessage, res: ServerResponse | Duplex): boolean | Promise<boolean> {
     const engine = this.engine;
     if (engine === null) return false;
     this.stats.evaluated++;
@@ -135,9 +144,9 @@ export class Enforcement {
     );
     if (o.mode === 'enforce') return pending;
     return false;
-  };
+  }
 
-  private act(decision: Decision, req: IncomingMessage, res: ServerResponse, r: { ip: string; userAgent?: string; country?: string; path: string }, engine: RuleEngine): boolean {
+  private act(decision: Decision, req: IncomingMessage, res: ServerResponse | Duplex, r: { ip: string; userAgent?: string; country?: string; path: string }, engine: RuleEngine): boolean {
     if (decision.action === 'allow') return false;
     const enforce = this.options.mode === 'enforce';
     const by = this.stats.byEventType;
@@ -152,14 +161,18 @@ export class Enforcement {
     return enforce;
   }
 
-  private answer(d: Blocked, res: ServerResponse): void {
-    if (res.headersSent || res.writableEnded) return;
+  private answer(d: Blocked, res: ServerResponse | Duplex): void {
+    if (isResponse(res) ? res.headersSent || res.writableEnded : res.destroyed || res.writableEnded) return;
     try {
       const body = d.status === 429 ? TOO_MANY_BODY : this.forbiddenBody;
       const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' };
       if (d.status === 429 && d.retryAfterSeconds !== undefined) headers['retry-after'] = d.retryAfterSeconds;
-      res.writeHead(d.status, headers);
-      res.end(body);
+      if (isResponse(res)) {
+        res.writeHead(d.status, headers);
+        res.end(body);
+      } else {
+        answerOnSocket(res, d.status, headers, body);
+      }
     } catch (err) {
       diag.error('guard-agent-otel: could not answer a blocked request', err);
     }
@@ -199,6 +212,19 @@ export class Enforcement {
 }
 
 const TOO_MANY_BODY = jsonBody('Too many requests', null);
+
+function isResponse(target: ServerResponse | Duplex): target is ServerResponse {
+  return typeof (target as ServerResponse).writeHead === 'function';
+}
+
+/** An HTTP/1.1 answer written on the raw socket of an upgrade or CONNECT request, which is then closed. */
+function answerOnSocket(socket: Duplex, status: number, headers: Record<string, string | number>, body: Buffer): void {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+  socket.end(Buffer.concat([Buffer.from(head + 'connection: close\r\n\r\n', 'latin1'), body]));
+  // An HTTP server's sockets allow half-open connections: end() alone would leave it to the client to close.
+  socket.once('finish', () => socket.destroy());
+}
 
 function jsonBody(detail: string, message: string | null): Buffer {
   return Buffer.from(JSON.stringify(message ? { detail, message } : { detail }));

@@ -42,6 +42,7 @@ import { logsApiOfLine, type LoggerLike, type LoggerProviderLike } from './otel-
 import { ResponseTimeHistograms } from './response-time-histograms.js';
 import { hasRouteTemplate, pathOf, requestPath, routeKey, type RoutedRequest } from './route-key.js';
 import { DEFAULT_MAX_UNMATCHED_ROUTE_KEYS, isUnmatchedStatus, UnmatchedRouteBudget } from './unmatched-routes.js';
+import type { Duplex } from 'node:stream';
 
 export const GUARD_INSTRUMENTATION_NAME = 'guard-agent-otel';
 
@@ -260,6 +261,7 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
       this.observer = new HttpServerObserver({
         onRequestStart: (req, res) => this.onRequestStart(req, res),
         onRequestFinished: (finished) => this.onRequestFinished(finished),
+        onUpgrade: (req, socket) => this.onUpgrade(req, socket),
       });
     }
     this.observer.start();
@@ -434,6 +436,20 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
     const enforcer = this.enforcer;
     if (enforcer === undefined || !enforcer.active) return RequestDecision.Observe;
     return runGate(enforcer.gate, req, res, 'rule enforcement');
+  }
+
+  /**
+   * An upgrade (WebSocket) or CONNECT request: the rules apply as to any request. An app's own `gate` takes
+   * a response object, which these requests do not have, so it is not asked.
+   */
+  private onUpgrade(req: IncomingMessage, socket: Duplex): boolean | Promise<boolean> {
+    const cfg = this._config;
+    if (cfg.observeRequests === false) return false;
+    const ignore = cfg.ignorePaths;
+    if (ignore !== undefined && ignore.length > 0 && isIgnored(pathOf(req.url), ignore)) return false;
+    const enforcer = this.enforcer;
+    if (enforcer === undefined || !enforcer.active) return false;
+    return enforcer.upgradeGate(req, socket);
   }
 
   private onRequestFinished(f: FinishedRequest): void {

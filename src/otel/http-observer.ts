@@ -30,16 +30,27 @@
  * A gate may also decide asynchronously (a rate limit kept in Redis): the
  * wrapper then holds the 'request' emit until the decision settles.
  *
+ * Upgrades: a request Node hands to an 'upgrade' listener (a WebSocket
+ * handshake) or a 'connect' listener (HTTP CONNECT) gets no response object
+ * and publishes no `request.start`. While a gate is set, the wrapper also
+ * passes those to `onUpgrade`, which may answer on the socket; and since a
+ * WebSocket-only server may never see a plain request, servers are also
+ * wrapped from `net.server.socket` (published per connection, with the
+ * accepted socket, whose `server` is the listening server).
+ *
  * A subscriber that throws has its error re-thrown on the next tick by Node
  * (an uncaughtException in the host): every callback here is guarded.
  */
 import { diag } from '@opentelemetry/api';
 import dc from 'node:diagnostics_channel';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export const REQUEST_START_CHANNEL = 'http.server.request.start';
 export const RESPONSE_FINISH_CHANNEL = 'http.server.response.finish';
+export const SERVER_SOCKET_CHANNEL = 'net.server.socket';
 
 /** What the observer's owner decides at request start. */
 export const RequestDecision = Object.freeze({
@@ -77,6 +88,12 @@ export interface HttpObserverCallbacks {
    */
   onRequestStart(req: IncomingMessage, res: ServerResponse): RequestDecision | Promise<boolean>;
   onRequestFinished(finished: FinishedRequest): void;
+  /**
+   * An 'upgrade' or 'connect' request (no response object): true means the
+   * gate answered on the socket and the server's listener is not called; a
+   * promise defers the listener until it settles, as for requests.
+   */
+  onUpgrade?(req: IncomingMessage, socket: Duplex): boolean | Promise<boolean>;
 }
 
 interface ChannelMessage {
@@ -120,6 +137,8 @@ export class HttpServerObserver {
   private readonly wrappedServers = new Map<Server, () => void>();
   private subscribed = false;
   private gateActive = false;
+  /** Subscribed to net.server.socket (while a gate is active): servers are wrapped at their first connection. */
+  private watchingSockets = false;
   /** The server wrapped last: its next requests skip the wrap check (an app usually has one server). */
   private lastWrapped: Server | undefined = undefined;
 
@@ -144,14 +163,34 @@ export class HttpServerObserver {
     dc.unsubscribe(RESPONSE_FINISH_CHANNEL, this.onFinish);
     this.subscribed = false;
     this.run++;
+    this.watchSockets(false);
     this.unwrapServers();
   }
 
   /** Whether a gate may answer requests (servers' emit is wrapped only then). */
   setGateActive(active: boolean): void {
     this.gateActive = active;
+    this.watchSockets(active && this.subscribed && this.callbacks.onUpgrade !== undefined);
     if (!active) this.unwrapServers();
   }
+
+  private watchSockets(on: boolean): void {
+    if (on === this.watchingSockets) return;
+    if (on) dc.subscribe(SERVER_SOCKET_CHANNEL, this.onServerSocket);
+    else dc.unsubscribe(SERVER_SOCKET_CHANNEL, this.onServerSocket);
+    this.watchingSockets = on;
+  }
+
+  /** A connection accepted by any server: an HTTP(S) server not wrapped yet is wrapped now, before its first request. */
+  private readonly onServerSocket = (message: unknown): void => {
+    try {
+      const server = (message as { socket?: { server?: unknown } }).socket?.server;
+      if (!this.gateActive || server === this.lastWrapped) return;
+      if (server instanceof HttpServer || server instanceof HttpsServer) this.wrapServer(server as Server);
+    } catch (err) {
+      diag.error('guard-agent-otel: watching a new connection failed', err);
+    }
+  };
 
   // The two callbacks below run for every request of every server: they allocate one
   // InFlight and one FinishedRequest, read a monotonic clock (a double, no BigInt) and
@@ -232,6 +271,7 @@ export class HttpServerObserver {
     const hadOwn = Object.prototype.hasOwnProperty.call(server, 'emit');
     const own = hadOwn ? (current as EmitFn) : undefined;
     const stateOf = (res: unknown): InFlight | undefined => this.stateOf(res);
+    const checkUpgrade = (req: unknown, socket: unknown): boolean | Promise<boolean> => this.checkUpgrade(req, socket);
     // Every event of the server goes through here ('connection' per socket, 'request' per
     // request): fixed parameters and `arguments` handed on as is, no rest array or spread.
     const wrapper = function (this: Server, event: string | symbol, req?: unknown, res?: unknown): boolean {
@@ -250,6 +290,17 @@ export class HttpServerObserver {
             return true;
           }
         }
+      } else if (event === 'upgrade' || event === 'connect') {
+        const answered = checkUpgrade(req, res);
+        if (answered === true) return true;
+        if (answered !== false) {
+          // eslint-disable-next-line prefer-rest-params
+          const args = arguments;
+          void answered.then((yes) => {
+            if (!yes) process.nextTick(() => Reflect.apply(target, this, args));
+          });
+          return true;
+        }
       }
       // eslint-disable-next-line prefer-rest-params
       return Reflect.apply(target, this, arguments) as boolean;
@@ -263,6 +314,23 @@ export class HttpServerObserver {
     this.wrappedServers.set(server, onClose);
     this.lastWrapped = server;
     server.once('close', onClose);
+  }
+
+  /** The owner's verdict on an upgrade or CONNECT request; false (let through) when there is none or it fails. */
+  private checkUpgrade(req: unknown, socket: unknown): boolean | Promise<boolean> {
+    const onUpgrade = this.callbacks.onUpgrade;
+    if (onUpgrade === undefined || !this.gateActive) return false;
+    try {
+      const answered = onUpgrade(req as IncomingMessage, socket as Duplex);
+      if (answered === true || answered === false) return answered;
+      return answered.catch((err: unknown) => {
+        diag.error('guard-agent-otel: asynchronous upgrade check failed; the request goes on to the app', err);
+        return false;
+      });
+    } catch (err) {
+      diag.error('guard-agent-otel: upgrade check failed; the request goes on to the app', err);
+      return false;
+    }
   }
 
   private unwrapServers(): void {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import express from 'express';
@@ -165,6 +165,59 @@ describe('rule enforcement in GuardInstrumentation (dev backend -> RulePoller ->
       assert.ok(backend.events.some((e) => e.event_type === 'dynamic_rule_updated'), 'the rules change is an event too');
     });
   }
+
+  /** Sends raw bytes to the app server and collects what comes back until the connection closes. */
+  function rawExchange(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect((server!.address() as AddressInfo).port, '127.0.0.1', () => socket.write(request));
+      let got = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(got);
+      }, 3000);
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(got);
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  it('enforce mode: WebSocket upgrades and CONNECT requests go through the rules too, on a server that saw no plain request first', async () => {
+    await boot({ mode: 'enforce' });
+    let upgrades = 0;
+    let connects = 0;
+    server!.on('upgrade', (_req, socket: net.Socket) => {
+      upgrades++;
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    server!.on('connect', (_req, socket: net.Socket) => {
+      connects++;
+      socket.end('HTTP/1.1 200 Connection Established\r\n\r\n');
+    });
+    const upgrade = (ip: string) => `GET /ws HTTP/1.1\r\nHost: app\r\nX-Forwarded-For: ${ip}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
+    const blockedUpgrade = await rawExchange(upgrade('203.0.113.9'));
+    assert.match(blockedUpgrade, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    assert.match(blockedUpgrade, /\r\n\r\n\{"detail":"Access denied"\}$/);
+    assert.equal(upgrades, 0, "a blacklisted client never reaches the server's upgrade listener");
+    assert.match(await rawExchange(upgrade('192.0.2.1')), /^HTTP\/1\.1 101 /);
+    assert.equal(upgrades, 1, 'an allowed client does');
+    const connect = (ip: string) => `CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\nX-Forwarded-For: ${ip}\r\n\r\n`;
+    assert.match(await rawExchange(connect('198.51.100.66')), /^HTTP\/1\.1 403 /);
+    assert.equal(connects, 0);
+    assert.match(await rawExchange(connect('192.0.2.1')), /^HTTP\/1\.1 200 /);
+    assert.equal(connects, 1);
+    assert.equal(calls, 0, 'no plain request was made');
+    assert.equal(guard!.instrumentation.getEnforcementStats()!.blocked, 2);
+    await guard!.handler.flushBuffer(3000);
+    await until(() => backend.events.filter((e) => e.action_taken === 'request_blocked').length === 2);
+    const ev = backend.events.filter((e) => e.action_taken === 'request_blocked');
+    assert.deepEqual(ev.map((e) => [e.event_type, e.ip_address, e.method, e.endpoint]).sort(), [
+      ['ip_blocked', '198.51.100.66', 'CONNECT', '/'],
+      ['ip_blocked', '203.0.113.9', 'GET', '/ws'],
+    ].sort());
+  });
 
   it('a rule change served by the dev backend takes effect within one interval; emergency mode lets only its whitelist through', async () => {
     await boot({ mode: 'enforce' });
