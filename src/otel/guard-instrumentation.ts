@@ -213,6 +213,8 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
   private providersHanded?: () => void;
   /** The last rules given to setRules, kept while `enforcement` is off so turning it on applies them. */
   private latestRules?: { rules: DynamicRules | null; sanitized: boolean };
+  /** Clears rules at their expiresAt (scheduleExpiry). */
+  private expiryTimer?: NodeJS.Timeout;
 
   constructor(config: GuardInstrumentationConfig = {}) {
     super(GUARD_INSTRUMENTATION_NAME, VERSION, checkInstrumentationConfig(config));
@@ -386,9 +388,29 @@ export class GuardInstrumentation extends InstrumentationBase<GuardInstrumentati
    */
   setRules(rules: DynamicRules | null, options: { sanitized?: boolean } = {}): void {
     this.latestRules = { rules, sanitized: options.sanitized === true };
+    this.scheduleExpiry(rules);
     if (this._config.enforcement === false) return;
     this.enforcer?.setRules(rules, options);
     this.updateGateActive();
+  }
+
+  /**
+   * Rules with an `expiresAt` stop applying then, here too: the handler's poller also clears them at
+   * that moment, but it stops with the handler, and rules left in force would never expire.
+   */
+  private scheduleExpiry(rules: DynamicRules | null): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const at = rules?.expiresAt ? Date.parse(rules.expiresAt) : NaN;
+    if (!Number.isFinite(at)) return;
+    // setTimeout holds at most 2^31-1 ms (24.8 days): a later expiry is looked at again then.
+    this.expiryTimer = setTimeout(() => {
+      if (this.latestRules?.rules !== rules) return;
+      if (Date.now() < at) return this.scheduleExpiry(rules);
+      diag.info(`guard-agent-otel: rules ${rules!.ruleId} v${rules!.version} expired at ${rules!.expiresAt}; no rules in force`);
+      this.setRules(null);
+    }, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    this.expiryTimer.unref();
   }
 
   /** The rate limiter of the rules (a RedisSlidingWindow shares limits across instances); undefined: in memory. */

@@ -480,6 +480,27 @@ describe('GuardInstrumentation with real servers', function () {
       assert.equal(await status(), 403);
     });
 
+    it('rules stop applying at their expiresAt with no poller to clear them (as after handler.stop())', async () => {
+      const h = use(harness({ mode: 'enforce' }));
+      const expiresAt = new Date(Date.now() + 400).toISOString();
+      h.inst.setRules({ ...defaultDynamicRules(), ruleId: 'rs_exp', ipBlacklist: ['127.0.0.1'], expiresAt });
+      const base = await serve(plainApp);
+      const status = async () => {
+        const r = await fetch(`${base}/fine`);
+        await r.arrayBuffer();
+        return r.status;
+      };
+      assert.equal(await status(), 403, 'in force before expiresAt');
+      await until('the rules expired', () => h.inst.getRules() === null, 3000);
+      assert.equal(await status(), 200, 'not after');
+      // Rules replaced before their expiry are not cleared by the old timer.
+      h.inst.setRules({ ...defaultDynamicRules(), ruleId: 'rs_a', ipBlacklist: ['127.0.0.1'], expiresAt: new Date(Date.now() + 200).toISOString() });
+      h.inst.setRules({ ...defaultDynamicRules(), ruleId: 'rs_b', ipBlacklist: ['127.0.0.1'], expiresAt: null });
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(h.inst.getRules()?.ruleId, 'rs_b');
+      assert.equal(await status(), 403);
+    });
+
     it('a throwing gate lets the request through', async () => {
       const h = use(harness());
       h.inst.setRequestGate(() => {
