@@ -41,12 +41,12 @@ export class CircuitBreaker {
 
   /** Current state; an OPEN breaker whose recovery time has elapsed reads as HALF_OPEN. */
   getState(): BreakerState {
-    if (this.state === 'OPEN' && this.now() - this.openedAt >= this.window()) return 'HALF_OPEN';
+    if (this.state === 'OPEN' && this.now() - this.openedAt >= this.openWindowMs()) return 'HALF_OPEN';
     return this.state;
   }
 
   /** Ms the breaker stays open this time: the initial window doubled per open since the last success, capped. */
-  window(): number {
+  private openWindowMs(): number {
     const max = this.options.recoveryTimeoutMs;
     const initial = Math.min(this.options.initialRecoveryTimeoutMs ?? max, max);
     return Math.min(max, initial * 2 ** Math.min(Math.max(0, this.opens - 1), 30));
@@ -59,15 +59,15 @@ export class CircuitBreaker {
   /** Ms until a probe may be attempted (0 when a request may go now). */
   msUntilProbe(): number {
     if (this.state === 'CLOSED') return 0;
-    if (this.state === 'OPEN') return Math.max(0, this.openedAt + this.window() - this.now());
-    return this.probeInFlight ? this.window() : 0;
+    if (this.state === 'OPEN') return Math.max(0, this.openedAt + this.openWindowMs() - this.now());
+    return this.probeInFlight ? this.openWindowMs() : 0;
   }
 
   /** May a request go out now? In HALF_OPEN this reserves the single probe slot. */
   tryAcquire(): boolean {
     if (this.state === 'CLOSED') return true;
     if (this.state === 'OPEN') {
-      if (this.now() - this.openedAt < this.window()) return false;
+      if (this.now() - this.openedAt < this.openWindowMs()) return false;
       this.state = 'HALF_OPEN';
       this.probeInFlight = false;
     }

@@ -6,8 +6,9 @@
  * Why not `AbortSignal.any()`: on Node 20 a long-lived source keeps every
  * signal ever combined with it (nodejs/node#55351). The exporter's and the
  * drainer's signals live as long as the agent, so one signal per request
- * piled up: 1,000,000 combinations held about 150 MB on Node 20.20, about
- * 35 MB a day at the default rate limit's 100 requests a minute.
+ * piled up: on Node 20.20, 53 bytes of heap per combination after GC (50 MB
+ * per million), never freed; two per request, about 15 MB a day at the
+ * default rate limit's 100 requests a minute, more for a busier agent.
  */
 export interface LinkedSignal {
   readonly signal: AbortSignal;
